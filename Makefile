@@ -1,0 +1,31 @@
+# Two commands do all setup: `make grade` (grade the reference solution) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: grade test release check-release benchmark clean
+
+$(BIN)/course: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+grade: $(BIN)/course          ## grade the reference solution (built-in default): full marks
+	$(BIN)/course grade
+
+test: $(BIN)/course           ## the repository's test suite
+	$(BIN)/python -m pytest
+
+release: $(BIN)/course        ## regenerate assignments/ from solutions/
+	$(BIN)/course release
+
+check-release: $(BIN)/course
+	$(BIN)/course release --check
+
+benchmark: $(BIN)/course      ## grading time of the reference and the stubs
+	$(BIN)/python benchmarks/grade.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

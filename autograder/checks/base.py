@@ -1,0 +1,80 @@
+"""What a hidden check is: a plan of probe calls on seeded inputs, and a judgement of what came back.
+
+A check never sees student objects. ``plan`` builds the inputs from a seeded random generator; the
+sandboxed worker runs the probes on the student's code and the grading process runs the same probes on
+the reference; ``judge`` compares the two lists of :class:`Outcome` and returns a :class:`Verdict`
+whose feedback a student can act on.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class ProbeCall:
+    """One probe to run: its name in ``runtime.probes.PROBES`` and its keyword arguments."""
+
+    probe: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one probe returned, as plain data.
+
+    ``ok`` with ``value`` when the probe finished; ``error`` (type, message, where) when the student's
+    code raised; ``missing`` (a sentence) when the probe never finished: a crash, a timeout, a failed
+    import or unreadable output.
+    """
+
+    ok: bool
+    value: Any = None
+    error: dict[str, str] | None = None
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one check: the fraction of its points earned, and feedback for the student."""
+
+    fraction: float
+    feedback: str = ""
+
+
+class Fail(Exception):
+    """Raised by judging helpers to end a check with zero points and the given feedback."""
+
+
+class Check:
+    """Base class of hidden checks. Subclasses set ``id`` and ``title`` and implement ``plan``/``judge``.
+
+    ``id`` is ``"<part>/<name>"`` and must be listed under that part in ``course.yml``.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+
+    def plan(self, rng: random.Random) -> list[ProbeCall]:
+        raise NotImplementedError
+
+    def judge(self, calls: list[ProbeCall], got: list[Outcome], want: list[Outcome]) -> Verdict | None:
+        """Compare student outcomes ``got`` with reference outcomes ``want``.
+
+        Return ``None`` (or raise nothing) for full marks, raise :class:`Fail` for zero, or return a
+        :class:`Verdict` for partial credit.
+        """
+        raise NotImplementedError
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    """Class decorator adding a check to the registry under its ``id``."""
+    if cls.id in CHECKS:
+        raise RuntimeError(f"duplicate check id {cls.id!r}")
+    CHECKS[cls.id] = cls()
+    return cls

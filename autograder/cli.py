@@ -1,0 +1,143 @@
+"""The ``course`` command: grade submissions, release the student version, validate course.yml.
+
+Exit codes: 0 when the command did its job (a grade is a job done, whatever the score), 1 when
+``release --check`` finds drift, 2 when the command is misused or its input cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from .config import ConfigError, Course, load_course
+from .release import ReleaseError, build_release, drifted_files, write_release
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed as one clear message, exit code 2."""
+
+
+def find_course_file(explicit: str | None) -> Path:
+    """``--course``, else ``$COURSE_YML``, else ``course.yml`` in this folder or a parent, else the one
+    beside the installed grader."""
+    if explicit or os.environ.get("COURSE_YML"):
+        path = Path(explicit or os.environ["COURSE_YML"])
+        if not path.is_file():
+            raise UsageError(f"course file {path} does not exist")
+        return path
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "course.yml").is_file():
+            return folder / "course.yml"
+    if (PACKAGE_ROOT / "course.yml").is_file():
+        return PACKAGE_ROOT / "course.yml"
+    raise UsageError("no course.yml found here or in any parent folder; pass --course PATH")
+
+
+def load(args: argparse.Namespace) -> Course:
+    return load_course(find_course_file(args.course))
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .grading import grade
+    from .results import render_table, write_results
+    from .submission import SubmissionError, open_submission
+
+    course = load(args)
+    assignment = course.assignment(args.assignment)
+    known = {part.id for part in assignment.parts}
+    unknown = sorted(set(args.part or ()) - known)
+    if unknown:
+        raise UsageError(f"unknown part {', '.join(unknown)}; parts are {', '.join(sorted(known))}")
+    path = Path(args.submission) if args.submission else assignment.solution
+    try:
+        with open_submission(path, assignment.package) as submission:
+            if not args.submission:
+                submission = replace(submission, label=f"reference solution ({path})")
+            report = grade(course, assignment, submission, seed=args.seed, parts=args.part)
+    except SubmissionError as error:
+        raise UsageError(str(error)) from None
+    print(render_table(report))
+    if args.out:
+        write_results(report, Path(args.out))
+        print(f"results written to {args.out}")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    course = load(args)
+    assignment = course.assignment(args.assignment)
+    try:
+        files = build_release(assignment)
+    except ReleaseError as error:
+        raise UsageError(str(error)) from None
+    target = assignment.release
+    shown = target.relative_to(course.root) if target.is_relative_to(course.root) else target
+    if args.check:
+        problems = drifted_files(files, target)
+        if problems:
+            print(f"{shown} is out of date with {assignment.solution.relative_to(course.root)}; "
+                  f"run `course release` to regenerate it:")
+            print("\n".join(f"  {line}" for line in problems))
+            return 1
+        print(f"{shown} is up to date ({len(files)} files)")
+        return 0
+    write_release(files, target)
+    print(f"wrote {len(files)} files to {shown}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    course = load(args)
+    for assignment in course.assignments.values():
+        checks = sum(len(part.checks) for part in assignment.parts)
+        print(f"{course.path}: assignment {assignment.id!r}: {len(assignment.parts)} parts, {checks} checks, "
+              f"{assignment.points:g} points")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description="LoRA course: grade, release and validate.")
+    parser.add_argument("--course", help="path to course.yml (default: found from the current folder)")
+    parser.add_argument("--assignment", help="assignment id (default: the only one)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("grade", help="grade one submission (default: the reference solution)")
+    grade.add_argument("submission", nargs="?", help="a folder or .zip holding lora_lab/")
+    grade.add_argument("--out", help="write Gradescope results.json here")
+    grade.add_argument("--seed", type=int, help="seed of the hidden inputs (default: derived from the submission)")
+    grade.add_argument("--part", action="append", help="grade only this part (repeatable)")
+    grade.set_defaults(run=cmd_grade)
+
+    release = commands.add_parser("release", help="regenerate the student release from the solutions")
+    release.add_argument("--check", action="store_true", help="only report whether the release is stale")
+    release.set_defaults(run=cmd_release)
+
+    validate = commands.add_parser("validate", help="check course.yml and report every problem")
+    validate.set_defaults(run=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as error:
+        print(f"course: error: {error}", file=sys.stderr)
+        return 2
+    except ConfigError as error:
+        print(f"course: error: {error.path} is invalid:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except KeyError as error:
+        print(f"course: error: unknown assignment {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Load and validate ``course.yml``, the single source of the course's structure and points.
+
+Every problem is collected and reported with the file, the key and the reason, so an instructor can fix
+them all at once; nothing here raises a bare traceback at a user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+class ConfigError(Exception):
+    """``course.yml`` is invalid; ``problems`` lists every ``key: reason``."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {problem}" for problem in problems))
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str            # "<part>/<name>", the key of the check in the registry
+    points: float
+    gpu: bool
+    visibility: str
+
+
+@dataclass(frozen=True)
+class Part:
+    id: str
+    title: str
+    module: str        # dotted, e.g. "lora_lab.matmul"
+    points: float
+    time_budget: float
+    memory_mb: int
+    checks: tuple[CheckSpec, ...]
+
+    @property
+    def module_name(self) -> str:
+        """The module's name inside the package, e.g. ``matmul``."""
+        return self.module.split(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    package: str
+    solution: Path     # absolute
+    release: Path      # absolute
+    visibility: str
+    parts: tuple[Part, ...]
+
+    @property
+    def points(self) -> float:
+        return sum(part.points for part in self.parts)
+
+    def part(self, part_id: str) -> Part:
+        for part in self.parts:
+            if part.id == part_id:
+                return part
+        raise KeyError(part_id)
+
+
+@dataclass(frozen=True)
+class Course:
+    path: Path
+    root: Path
+    name: str
+    short: str
+    assignments: dict[str, Assignment]
+
+    def assignment(self, assignment_id: str | None = None) -> Assignment:
+        """The named assignment, or the only one when ``assignment_id`` is ``None``."""
+        if assignment_id is None:
+            return next(iter(self.assignments.values()))
+        return self.assignments[assignment_id]
+
+
+class _Reader:
+    """Typed access to a YAML mapping that records problems instead of raising."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def mapping(self, value: Any, key: str, allowed: set[str], required: set[str]) -> dict:
+        if not isinstance(value, dict):
+            self.problems.append(f"{key}: must be a mapping, got {type(value).__name__}")
+            return {}
+        for name in sorted(set(value) - allowed, key=str):
+            self.problems.append(f"{key}.{name}: unknown key (allowed: {', '.join(sorted(allowed))})")
+        for name in sorted(required - set(value)):
+            self.problems.append(f"{key}.{name}: missing required key")
+        return value
+
+    def text(self, mapping: dict, name: str, key: str, default: str | None = None) -> str:
+        value = mapping.get(name, default)
+        if not isinstance(value, str) or not value.strip():
+            if name in mapping or default is None:
+                self.problems.append(f"{key}.{name}: must be a non-empty string, got {value!r}")
+            return default or ""
+        return value
+
+    def number(self, mapping: dict, name: str, key: str, default: float | None = None, minimum: float = 0.0) -> float:
+        value = mapping.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= minimum:
+            if name in mapping or default is None:
+                self.problems.append(f"{key}.{name}: must be a number greater than {minimum:g}, got {value!r}")
+            return default or 0.0
+        return value
+
+    def flag(self, mapping: dict, name: str, key: str) -> bool:
+        value = mapping.get(name, False)
+        if not isinstance(value, bool):
+            self.problems.append(f"{key}.{name}: must be true or false, got {value!r}")
+            return False
+        return value
+
+    def visibility(self, mapping: dict, key: str, default: str) -> str:
+        value = mapping.get("visibility", default)
+        if value not in VISIBILITIES:
+            self.problems.append(f"{key}.visibility: must be one of {', '.join(VISIBILITIES)}, got {value!r}")
+            return default
+        return value
+
+
+def load_course(path: Path | str, known_checks: set[str] | None = None) -> Course:
+    """Load and validate ``course.yml``; raises :class:`ConfigError` listing every problem.
+
+    ``known_checks`` is the set of hidden check ids (``part/name``) that exist; by default the
+    registry of :mod:`autograder.checks`.
+    """
+    path = Path(path).resolve()
+    if known_checks is None:
+        from .checks import CHECKS
+
+        known_checks = set(CHECKS)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(path, [f"cannot be read: {error.strerror or error}"]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(path, [f"is not valid YAML: {error}"]) from None
+
+    read = _Reader()
+    root = path.parent
+    top = read.mapping(data, "(top level)", {"course", "assignments"}, {"course", "assignments"})
+    course = read.mapping(top.get("course", {}), "course", {"name", "short"}, {"name"})
+    name = read.text(course, "name", "course")
+    short = read.text(course, "short", "course", default="course")
+    assignments: dict[str, Assignment] = {}
+    raw_assignments = top.get("assignments", {})
+    if isinstance(raw_assignments, dict) and not raw_assignments:
+        read.problems.append("assignments: must declare at least one assignment")
+    for assignment_id, raw in (raw_assignments.items() if isinstance(raw_assignments, dict) else []):
+        assignment = _load_assignment(read, root, str(assignment_id), raw, known_checks)
+        if assignment is not None:
+            assignments[assignment.id] = assignment
+    if not isinstance(raw_assignments, dict):
+        read.problems.append(f"assignments: must be a mapping, got {type(raw_assignments).__name__}")
+    if read.problems:
+        raise ConfigError(path, read.problems)
+    return Course(path=path, root=root, name=name, short=short, assignments=assignments)
+
+
+def _load_assignment(read: _Reader, root: Path, assignment_id: str, raw: Any,
+                     known_checks: set[str]) -> Assignment | None:
+    key = f"assignments.{assignment_id}"
+    data = read.mapping(raw, key, {"title", "package", "solution", "release", "visibility", "parts"},
+                        {"title", "package", "solution", "release", "parts"})
+    package = read.text(data, "package", key)
+    solution = root / read.text(data, "solution", key)
+    release = root / read.text(data, "release", key)
+    if "solution" in data and not solution.is_dir():
+        read.problems.append(f"{key}.solution: folder {solution} does not exist")
+    visibility = read.visibility(data, key, "visible")
+    parts = []
+    raw_parts = data.get("parts", [])
+    if not isinstance(raw_parts, list) or not raw_parts:
+        read.problems.append(f"{key}.parts: must be a non-empty list of parts")
+        raw_parts = []
+    seen: set[str] = set()
+    for index, raw_part in enumerate(raw_parts):
+        part = _load_part(read, f"{key}.parts[{index}]", raw_part, package, solution, visibility, known_checks)
+        if part is None:
+            continue
+        if part.id in seen:
+            read.problems.append(f"{key}.parts[{index}].id: duplicate part id {part.id!r}")
+        seen.add(part.id)
+        parts.append(part)
+    return Assignment(id=assignment_id, title=read.text(data, "title", key), package=package,
+                      solution=solution, release=release, visibility=visibility, parts=tuple(parts))
+
+
+def _load_part(read: _Reader, key: str, raw: Any, package: str, solution: Path, visibility: str,
+               known_checks: set[str]) -> Part | None:
+    data = read.mapping(raw, key, {"id", "title", "module", "points", "time_budget", "memory_mb", "checks"},
+                        {"id", "title", "module", "points", "checks"})
+    if not data:
+        return None
+    part_id = read.text(data, "id", key)
+    module = read.text(data, "module", key)
+    if module and (not module.startswith(package + ".") or module.count(".") != 1):
+        read.problems.append(f"{key}.module: must name a module of package {package!r} like "
+                             f"'{package}.name', got {module!r}")
+    elif module and solution.is_dir() and not (solution / (module.replace(".", "/") + ".py")).is_file():
+        read.problems.append(f"{key}.module: {module} has no file {module.replace('.', '/')}.py in {solution}")
+    points = read.number(data, "points", key)
+    checks = []
+    raw_checks = data.get("checks", [])
+    if not isinstance(raw_checks, list) or not raw_checks:
+        read.problems.append(f"{key}.checks: must be a non-empty list of checks")
+        raw_checks = []
+    for index, raw_check in enumerate(raw_checks):
+        check_key = f"{key}.checks[{index}]"
+        check = read.mapping(raw_check, check_key, {"id", "points", "gpu", "visibility"}, {"id", "points"})
+        if not check:
+            continue
+        check_id = f"{part_id}/{read.text(check, 'id', check_key)}"
+        if check_id not in known_checks:
+            read.problems.append(f"{check_key}.id: no hidden check named {check_id!r} exists in autograder/checks")
+        if any(existing.id == check_id for existing in checks):
+            read.problems.append(f"{check_key}.id: duplicate check {check_id!r}")
+        checks.append(CheckSpec(id=check_id, points=read.number(check, "points", check_key),
+                                gpu=read.flag(check, "gpu", check_key),
+                                visibility=read.visibility(check, check_key, visibility)))
+    total = sum(check.points for check in checks)
+    if checks and points and abs(total - points) > 1e-9:
+        read.problems.append(f"{key}.points: is {points:g} but its checks add up to {total:g}")
+    return Part(id=part_id, title=read.text(data, "title", key), module=module, points=points,
+                time_budget=read.number(data, "time_budget", key, default=60),
+                memory_mb=int(read.number(data, "memory_mb", key, default=2048, minimum=255)),
+                checks=tuple(checks))

@@ -1,0 +1,147 @@
+"""Grade one submission: submission -> sandboxed worker -> probes -> judge -> results.
+
+For each part: plan every check's probe calls on inputs seeded for this submission, run them on the
+student's code in the sandbox and on the reference in-process, judge, and collect a
+:class:`PartReport`. Nothing a submission does can stop the other parts from being graded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .checks.base import CHECKS
+from .config import Assignment, Course, Part
+from .judge import CheckResult, PlannedCheck, judge_part, not_run
+from .reference import Reference
+from .sandbox import Limits, run_probes
+from .submission import Submission
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class PartReport:
+    part: Part
+    checks: list[CheckResult]
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(check.score for check in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return sum(check.max_score for check in self.checks)
+
+
+@dataclass
+class GradeReport:
+    assignment: Assignment
+    submission: str
+    seed: int
+    parts: list[PartReport]
+    seconds: float
+    provenance: dict
+
+    @property
+    def score(self) -> float:
+        return round(sum(part.score for part in self.parts), 4)
+
+    @property
+    def max_score(self) -> float:
+        return sum(part.max_score for part in self.parts)
+
+
+def submission_seed(course: Course, assignment: Assignment, submission: Submission) -> int:
+    """Hidden inputs differ between submissions but are identical when one submission is regraded."""
+    text = f"{course.short}:{assignment.id}:{submission.digest}"
+    return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
+
+
+def checks_digest(course: Course) -> str:
+    """Hash of everything that decides a grade: course.yml, the hidden checks and the probe runtime."""
+    digest = hashlib.sha256(course.path.read_bytes())
+    for path in sorted((PACKAGE_DIR / "checks").glob("*.py")) + sorted((PACKAGE_DIR / "runtime").rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
+    """What the sandboxed worker must not see: the whole course repository (solutions, hidden checks,
+    tests) except the Python environment that runs it, plus the grader package wherever installed."""
+    keep = {Path(__import__("sys").prefix).resolve()}
+    paths = [entry for entry in sorted(course.root.iterdir()) if entry.resolve() not in keep]
+    for extra in (PACKAGE_DIR, assignment.solution.resolve()):
+        if not any(extra == path or path in extra.parents for path in paths):
+            paths.append(extra)
+    return paths
+
+
+def grade_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
+               hide: list[Path], gpu_available: bool) -> PartReport:
+    started = time.monotonic()
+    planned, skipped = [], {}
+    for spec in part.checks:
+        if spec.gpu and not gpu_available:
+            skipped[spec.id] = not_run(spec, "needs a CUDA GPU, and none is present here; run "
+                                             "`course grade --only gpu` on a CUDA machine to complete it")
+            continue
+        rng = random.Random(f"{seed}/{spec.id}")
+        planned.append(PlannedCheck(spec, CHECKS[spec.id].plan(rng)))
+    calls = [call for item in planned for call in item.calls]
+    report = PartReport(part=part, checks=[])
+    judged: dict[str, CheckResult] = {}
+    if calls:
+        limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb)
+        worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide)
+        want = reference.run(part.module_name, calls)
+        judged = {result.spec.id: result for result in judge_part(planned, worker.outcomes, want)}
+        if worker.import_error:
+            error = worker.import_error
+            where = f" ({error['where']})" if error.get("where") else ""
+            report.notes.append(f"{part.module} could not be imported, so every check of this part failed: "
+                                f"{error['type']}: {error['message']}{where}")
+        if worker.output_bytes:
+            shown = worker.output.strip()[:1000]
+            report.notes.append(f"your code printed {worker.output_bytes} bytes; the beginning:\n{shown}")
+        problems = worker.isolation.get("problems") if worker.isolation else None
+        if problems:
+            report.notes.append("sandbox: " + "; ".join(problems))
+    report.checks = [judged.get(spec.id) or skipped[spec.id] for spec in part.checks]
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def grade(course: Course, assignment: Assignment, submission: Submission, seed: int | None = None,
+          parts: list[str] | None = None) -> GradeReport:
+    """Grade ``submission`` on the chosen parts (all by default) and return the full report."""
+    started = time.monotonic()
+    seed = submission_seed(course, assignment, submission) if seed is None else seed
+    reference = Reference(assignment.solution, assignment.package)
+    hide = hidden_paths(course, assignment)
+    gpu_available = torch.cuda.is_available()
+    reports = []
+    for part in assignment.parts:
+        if parts and part.id not in parts:
+            continue
+        reports.append(grade_part(part, submission, assignment, reference, seed, hide, gpu_available))
+    provenance = {
+        "grader_version": __version__,
+        "checks_sha256": checks_digest(course),
+        "seed": seed,
+        "submission_sha256": submission.digest,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda_available": gpu_available,
+    }
+    return GradeReport(assignment=assignment, submission=submission.label, seed=seed, parts=reports,
+                       seconds=time.monotonic() - started, provenance=provenance)

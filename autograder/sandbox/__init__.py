@@ -1,0 +1,205 @@
+"""Run probes on a student's module in a separate, limited process and read back plain data.
+
+``run_probes`` copies the student's package and the probe runtime into a fresh temporary folder, starts
+:mod:`autograder.sandbox.launcher` (namespaces, hidden paths, limits, then the worker) and collects one
+:class:`~autograder.checks.base.Outcome` per probe. It never imports student code and never unpickles.
+
+A probe that crashes or hangs loses only itself: the worker is restarted on the probes after it while
+the part's wall-time budget lasts. Student output is drained and capped so printing forever cannot fill
+memory or disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..checks.base import Outcome, ProbeCall
+from ..runtime import transport
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
+MAX_RESTARTS = 3
+OUTPUT_KEPT = 16 * 1024
+SIGNALS = {9: "killed (SIGKILL): it ran out of time or memory", 24: "stopped: it used up its CPU time",
+           25: "stopped: it wrote a file larger than the limit", 11: "crashed with a segmentation fault",
+           6: "aborted (SIGABRT), often because memory ran out"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one worker. ``wall_seconds`` is shared by all restarts of a part."""
+
+    wall_seconds: float
+    memory_mb: int
+    file_mb: int = 64
+    processes: int = 64
+    open_files: int = 256
+
+
+@dataclass
+class WorkerReport:
+    """Everything the grader learns from running a part's probes in the sandbox."""
+
+    outcomes: list[Outcome]
+    import_error: dict | None = None
+    output: str = ""                   # the first OUTPUT_KEPT bytes the student's code printed
+    output_bytes: int = 0
+    launches: int = 0
+    seconds: float = 0.0
+    isolation: dict = field(default_factory=dict)
+
+
+class _OutputDrain(threading.Thread):
+    """Reads a worker's stdout+stderr to the end, keeping only the beginning."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.kept = bytearray()
+        self.total = 0
+
+    def run(self) -> None:
+        while chunk := self.stream.read(65536):
+            self.total += len(chunk)
+            if len(self.kept) < OUTPUT_KEPT:
+                self.kept += chunk[: OUTPUT_KEPT - len(self.kept)]
+
+
+def _prepare(workdir: Path, submission: Path, package: str) -> None:
+    shutil.copytree(submission / package, workdir / "submission" / package,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(RUNTIME_DIR, workdir / "runtime" / "grader_runtime",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("out", "scratch"):
+        (workdir / name).mkdir()
+
+
+def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path]) -> subprocess.Popen:
+    runtime = workdir / "runtime"
+    code = (f"import sys; sys.path.insert(0, {str(runtime)!r}); from pathlib import Path; "
+            f"from grader_runtime.worker import main; main(Path({str(workdir)!r}))")
+    config = {
+        "workdir": str(workdir),
+        "cwd": str(workdir / "scratch"),
+        "argv": [sys.executable, "-I", "-c", code],
+        "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir / "scratch"),
+                "TMPDIR": str(workdir / "scratch"), "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
+                "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
+        "hide": [str(path) for path in hide],
+        "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": max(1, int(cpu_seconds + 0.999)),
+                   "file_mb": limits.file_mb, "processes": limits.processes, "open_files": limits.open_files},
+    }
+    return subprocess.Popen([sys.executable, "-I", str(LAUNCHER), json.dumps(config)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True, cwd=workdir)
+
+
+def _read_outcome(stem: Path) -> Outcome | None:
+    if not stem.with_suffix(".json").exists():
+        return None
+    try:
+        data = transport.read(stem)
+    except (transport.TransportError, OSError) as error:
+        return Outcome(ok=False, missing=f"the grader could not read the result ({error})")
+    if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
+        return Outcome(ok=False, missing="the grader could not read the result (malformed data)")
+    if data["ok"]:
+        return Outcome(ok=True, value=data.get("value"))
+    error = data.get("error")
+    if not isinstance(error, dict):
+        return Outcome(ok=False, missing="the grader could not read the error (malformed data)")
+    return Outcome(ok=False, error={key: str(error.get(key, "")) for key in ("type", "message", "where")})
+
+
+def _why_it_stopped(returncode: int | None, timed_out: bool, limits: Limits) -> str:
+    if timed_out:
+        return f"your code did not finish within this part's time budget of {limits.wall_seconds:g} s (an infinite loop?)"
+    signal_number = returncode - 128 if returncode and returncode > 128 else (-returncode if returncode and returncode < 0 else 0)
+    if signal_number:
+        reason = SIGNALS.get(signal_number, f"killed by signal {signal_number}")
+        return f"the process running your code was {reason} (memory limit {limits.memory_mb} MB)"
+    return f"the process running your code exited (exit code {returncode}) before it finished; do not call exit()"
+
+
+def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCall], limits: Limits,
+               hide: list[Path]) -> WorkerReport:
+    """Run ``calls`` on ``package.module`` of the submission folder ``submission`` in the sandbox.
+
+    ``hide`` lists paths the worker must not see (solutions, hidden checks, the course repository).
+    Always returns one outcome per call; never raises because of anything the student's code did.
+    """
+    outcomes: list[Outcome | None] = [None] * len(calls)
+    report = WorkerReport(outcomes=[])
+    started = time.monotonic()
+    output = bytearray()
+    start = 0
+    with tempfile.TemporaryDirectory(prefix="lora-grade-") as tmp:
+        workdir = Path(tmp)
+        _prepare(workdir, submission, package)
+        while start < len(calls):
+            remaining = limits.wall_seconds - (time.monotonic() - started)
+            if remaining <= 0.5 or report.launches > MAX_RESTARTS:
+                break
+            for stale in (workdir / "out").iterdir():
+                stale.unlink()
+            transport.write(workdir / "job", {"package": package, "module": module, "start": start,
+                                              "probes": [{"probe": c.probe, "args": c.args} for c in calls]})
+            process = _launch(workdir, limits, remaining, hide)
+            report.launches += 1
+            drain = _OutputDrain(process.stdout)
+            drain.start()
+            timed_out = False
+            try:
+                process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
+                except ProcessLookupError:
+                    pass
+                process.wait()
+                drain.join(timeout=5)
+            output += drain.kept[: OUTPUT_KEPT - len(output)]
+            report.output_bytes += drain.total
+            if report.launches == 1:
+                try:
+                    report.isolation = json.loads((workdir / "launch.json").read_text())
+                except (OSError, ValueError):
+                    report.isolation = {"problems": ["the launcher did not report"]}
+
+            imported = _read_outcome(workdir / "out" / "import")
+            if imported is None or not imported.ok:
+                reason = _why_it_stopped(process.returncode, timed_out, limits)
+                report.import_error = (imported.error if imported is not None and imported.error else
+                                       {"type": "ImportError", "where": "",
+                                        "message": f"importing {package}.{module} failed: {reason}"})
+                break
+            for index in range(start, len(calls)):
+                outcomes[index] = _read_outcome(workdir / "out" / f"{index:04d}")
+                if outcomes[index] is None:
+                    outcomes[index] = Outcome(ok=False, missing=_why_it_stopped(process.returncode, timed_out, limits))
+                    start = index + 1
+                    break
+            else:
+                start = len(calls)
+    report.seconds = time.monotonic() - started
+    report.output = output.decode("utf-8", errors="replace")
+    if report.import_error is not None:
+        failed = Outcome(ok=False, error=report.import_error)
+        report.outcomes = [outcome or failed for outcome in outcomes]
+    else:
+        not_run = Outcome(ok=False, missing=f"not run: this part's time budget of {limits.wall_seconds:g} s "
+                                            f"was used up by earlier probes")
+        report.outcomes = [outcome or not_run for outcome in outcomes]
+    return report

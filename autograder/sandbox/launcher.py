@@ -1,0 +1,166 @@
+"""Start the sandboxed worker: namespaces, hidden paths, resource limits, no privileges, then exec.
+
+Run as ``python -I launcher.py CONFIG_JSON`` by :mod:`autograder.sandbox` in a fresh, single-threaded
+process (which is why this is a script and not a ``preexec_fn``). It imports nothing outside the
+standard library. What it manages to enforce is written to ``<workdir>/launch.json`` for the report.
+
+Where the kernel allows it (as root, or through an unprivileged user namespace) the worker gets:
+  * its own mount namespace in which every hidden path (solutions, hidden checks, the rest of the
+    course repository) is covered by an empty read-only tmpfs or by /dev/null;
+  * its own network namespace with no interface up: no network at all, not even 127.0.0.1;
+  * its own PID namespace: it cannot see or signal the grader, and everything it spawned dies with it;
+  * no capabilities (it cannot undo the mounts), and no way to gain privileges (no_new_privs).
+Everywhere: limits on address space, CPU time, file size, open files, processes and core dumps.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 24, 28, 38
+# SECBIT_NOROOT | _LOCKED | SECBIT_NO_SETUID_FIXUP | _LOCKED | SECBIT_KEEP_CAPS_LOCKED:
+# uid 0 gains no capabilities on exec, and this cannot be undone.
+SECUREBITS = 0b101111
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    encode = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)),
+           f"mount {target}")
+
+
+def _enter_namespaces() -> str:
+    """Unshare mount, network, PID, IPC and UTS namespaces; through a user namespace when not root."""
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    if os.geteuid() == 0:
+        _check(libc.unshare(flags), "unshare")
+        return "root"
+    uid, gid = os.getuid(), os.getgid()
+    _check(libc.unshare(flags | CLONE_NEWUSER), "unshare")
+    with open("/proc/self/setgroups", "w") as handle:
+        handle.write("deny")
+    with open("/proc/self/uid_map", "w") as handle:
+        handle.write(f"0 {uid} 1")
+    with open("/proc/self/gid_map", "w") as handle:
+        handle.write(f"0 {gid} 1")
+    return "user namespace"
+
+
+def _hide(paths: list[str]) -> list[str]:
+    """Cover each path with an empty read-only tmpfs (folders) or /dev/null (files)."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    hidden = []
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+        elif os.path.exists(path):
+            _mount("/dev/null", path, None, MS_BIND)
+        else:
+            continue
+        hidden.append(path)
+    return hidden
+
+
+def _drop_capabilities() -> None:
+    for capability in range(64):
+        libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)  # fails with EINVAL past the last one
+    _check(libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
+    header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (CapData * 2)()
+    _check(libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+
+
+def _tasks_of(uid: int) -> int:
+    """Threads owned by ``uid`` system-wide: RLIMIT_NPROC counts them all, not only ours."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+        except (OSError, KeyError, ValueError):
+            continue
+    return count
+
+
+def _set_limits(limits: dict) -> None:
+    megabyte = 1024 * 1024
+    cpu = int(limits["cpu_seconds"])
+    for name, soft, hard in (
+        ("RLIMIT_AS", limits["memory_mb"] * megabyte, limits["memory_mb"] * megabyte),
+        ("RLIMIT_CPU", cpu, cpu + 2),
+        ("RLIMIT_FSIZE", limits["file_mb"] * megabyte, limits["file_mb"] * megabyte),
+        ("RLIMIT_NOFILE", limits["open_files"], limits["open_files"]),
+        ("RLIMIT_CORE", 0, 0),
+        ("RLIMIT_NPROC", limits["processes"], limits["processes"]),
+    ):
+        resource.setrlimit(getattr(resource, name), (soft, hard))
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    report: dict = {"namespaces": None, "hidden": [], "capabilities_dropped": False, "problems": []}
+    limits = dict(config["limits"])
+    limits["processes"] += _tasks_of(os.getuid())
+    try:
+        report["namespaces"] = _enter_namespaces()
+    except OSError as error:
+        report["problems"].append(f"no namespaces ({error}): paths not hidden, network not cut")
+    if report["namespaces"]:
+        child = os.fork()
+        if child:  # outside the new PID namespace: wait for the worker and pass on how it ended
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+        try:
+            report["hidden"] = _hide(config["hide"])
+        except OSError as error:
+            report["problems"].append(f"could not hide paths ({error})")
+    try:
+        if report["namespaces"] or os.geteuid() == 0:
+            _drop_capabilities()
+            report["capabilities_dropped"] = True
+    except OSError as error:
+        report["problems"].append(f"capabilities kept ({error})")
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    with open(os.path.join(config["workdir"], "launch.json"), "w") as handle:
+        json.dump(report, handle)
+    _set_limits(limits)
+    os.chdir(config["cwd"])
+    os.execve(config["argv"][0], config["argv"], config["env"])
+
+
+if __name__ == "__main__":
+    main()
