@@ -98,11 +98,14 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
         rng = random.Random(f"{seed}/{spec.id}")
         planned.append(PlannedCheck(spec, CHECKS[spec.id].plan(rng)))
     calls = [call for item in planned for call in item.calls]
+    resume_at = []  # a crash skips the rest of its check and resumes at the next check
+    for item in planned:
+        resume_at += [len(resume_at) + len(item.calls)] * len(item.calls)
     report = PartReport(part=part, checks=[])
     judged: dict[str, CheckResult] = {}
     if calls:
         limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb)
-        worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide)
+        worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide, resume_at)
         want = reference.run(part.module_name, calls)
         judged = {result.spec.id: result for result in judge_part(planned, worker.outcomes, want)}
         if worker.import_error:

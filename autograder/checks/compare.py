@@ -17,7 +17,10 @@ UNSUPPORTED_KEY = "__unsupported__"
 
 
 def fmt_number(value: float) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    """Numbers as a student would write them: ``0.0`` stays a float, long decimals are shortened."""
+    if isinstance(value, float):
+        return repr(value) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
+    return str(value)
 
 
 def fmt_value(value: Any, limit: int = 8) -> str:

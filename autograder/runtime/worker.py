@@ -23,6 +23,8 @@ def describe_exception(error: BaseException, submission_root: Path) -> dict:
     """A student-facing description of ``error``: type, message and where in their code it happened."""
     if isinstance(error, SystemExit):
         message = f"your code called sys.exit({error.code!r})"
+    elif isinstance(error, SyntaxError):
+        message = str(error.msg)
     else:
         try:
             message = str(error)

@@ -4,8 +4,8 @@
 :mod:`autograder.sandbox.launcher` (namespaces, hidden paths, limits, then the worker) and collects one
 :class:`~autograder.checks.base.Outcome` per probe. It never imports student code and never unpickles.
 
-A probe that crashes or hangs loses only itself: the worker is restarted on the probes after it while
-the part's wall-time budget lasts. Student output is drained and capped so printing forever cannot fill
+A probe that crashes or hangs loses only its own check: the worker is restarted on the next check's
+probes while the part's wall-time budget lasts. Student output is drained and capped so printing forever cannot fill
 memory or disk.
 """
 
@@ -28,7 +28,6 @@ from ..runtime import transport
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
-MAX_RESTARTS = 3
 OUTPUT_KEPT = 16 * 1024
 SIGNALS = {9: "killed (SIGKILL): it ran out of time or memory", 24: "stopped: it used up its CPU time",
            25: "stopped: it wrote a file larger than the limit", 11: "crashed with a segmentation fault",
@@ -132,12 +131,15 @@ def _why_it_stopped(returncode: int | None, timed_out: bool, limits: Limits) -> 
 
 
 def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCall], limits: Limits,
-               hide: list[Path]) -> WorkerReport:
+               hide: list[Path], resume_at: list[int] | None = None) -> WorkerReport:
     """Run ``calls`` on ``package.module`` of the submission folder ``submission`` in the sandbox.
 
     ``hide`` lists paths the worker must not see (solutions, hidden checks, the course repository).
-    Always returns one outcome per call; never raises because of anything the student's code did.
+    ``resume_at[i]`` is where to restart when call ``i`` kills the worker (the first call of the next
+    check; by default ``i + 1``); the calls in between are skipped. Always returns one outcome per
+    call; never raises because of anything the student's code did.
     """
+    resume_at = resume_at or list(range(1, len(calls) + 1))
     outcomes: list[Outcome | None] = [None] * len(calls)
     report = WorkerReport(outcomes=[])
     started = time.monotonic()
@@ -148,7 +150,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
         _prepare(workdir, submission, package)
         while start < len(calls):
             remaining = limits.wall_seconds - (time.monotonic() - started)
-            if remaining <= 0.5 or report.launches > MAX_RESTARTS:
+            if remaining <= 0.5:
                 break
             for stale in (workdir / "out").iterdir():
                 stale.unlink()
@@ -189,7 +191,10 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                 outcomes[index] = _read_outcome(workdir / "out" / f"{index:04d}")
                 if outcomes[index] is None:
                     outcomes[index] = Outcome(ok=False, missing=_why_it_stopped(process.returncode, timed_out, limits))
-                    start = index + 1
+                    start = max(index + 1, resume_at[index])
+                    for skipped in range(index + 1, start):
+                        outcomes[skipped] = Outcome(ok=False, missing="skipped: an earlier call of this check "
+                                                                      "stopped the process running your code")
                     break
             else:
                 start = len(calls)

@@ -1,0 +1,77 @@
+"""Shared fixtures: the real course, and submissions built from the reference with small changes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograder.config import Assignment, Course, load_course
+from autograder.grading import GradeReport, grade
+from autograder.submission import open_submission
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXED_SEED = 20261127
+
+
+@pytest.fixture(scope="session")
+def course() -> Course:
+    return load_course(ROOT / "course.yml")
+
+
+@pytest.fixture(scope="session")
+def assignment(course: Course) -> Assignment:
+    return course.assignment("lora")
+
+
+def make_submission(base: Path, target: Path, files: dict[str, str | None] | None = None) -> Path:
+    """Copy ``base``'s ``lora_lab/`` into ``target`` and apply ``files``: {path in lora_lab: new source,
+    or None to delete it}. Returns ``target``."""
+    shutil.copytree(base / "lora_lab", target / "lora_lab", ignore=shutil.ignore_patterns("__pycache__"))
+    for relative, source in (files or {}).items():
+        path = target / "lora_lab" / relative
+        if source is None:
+            path.unlink()
+        else:
+            path.write_text(source)
+    return target
+
+
+def patched(source: str, replacements: list[tuple[str, str]]) -> str:
+    """``source`` with each ``old`` (which must occur exactly once) replaced by ``new``."""
+    for old, new in replacements:
+        count = source.count(old)
+        assert count == 1, f"expected exactly one occurrence of {old!r}, found {count}"
+        source = source.replace(old, new)
+    return source
+
+
+@pytest.fixture
+def reference_with(assignment: Assignment, tmp_path: Path):
+    """Build a submission from the reference solution with some files replaced or deleted."""
+
+    def build(files: dict[str, str | None] | None = None, name: str = "submission") -> Path:
+        return make_submission(assignment.solution, tmp_path / name, files)
+
+    return build
+
+
+@pytest.fixture
+def grade_folder(course: Course, assignment: Assignment):
+    """Grade a submission folder or zip (fixed seed unless given) and return the report."""
+
+    def run(path: Path, parts: list[str] | None = None, seed: int | None = FIXED_SEED) -> GradeReport:
+        with open_submission(path, assignment.package) as submission:
+            return grade(course, assignment, submission, seed=seed, parts=parts)
+
+    return run
+
+
+def scores(report: GradeReport) -> dict[str, float]:
+    """Score of every part, by part id."""
+    return {part.part.id: part.score for part in report.parts}
+
+
+def failed_checks(report: GradeReport) -> set[str]:
+    return {check.spec.id for part in report.parts for check in part.checks if check.status != "passed"}

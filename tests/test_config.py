@@ -1,0 +1,100 @@
+"""course.yml validation: every problem is reported with file, key and reason, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder.config import ConfigError, load_course
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_course(tmp_path: Path, mutate) -> Path:
+    """A copy of the real course.yml next to a link to the real solutions, changed by ``mutate``."""
+    data = yaml.safe_load((ROOT / "course.yml").read_text())
+    mutate(data)
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    path = tmp_path / "course.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def problems(tmp_path: Path, mutate) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        load_course(write_course(tmp_path, mutate))
+    return error.value.problems
+
+
+def test_the_real_course_file_is_valid():
+    course = load_course(ROOT / "course.yml")
+    assignment = course.assignment("lora")
+    assert [part.id for part in assignment.parts][:3] == ["matmul", "linear", "lowrank"]
+    assert {part.id: part.points for part in assignment.parts}["lowrank"] == 15
+    assert all(spec.id.startswith(f"{part.id}/") for part in assignment.parts for spec in part.checks)
+
+
+def test_unknown_keys_are_named(tmp_path):
+    def mutate(data):
+        data["assignments"]["lora"]["parts"][0]["pionts"] = 3
+        data["extra"] = 1
+    found = problems(tmp_path, mutate)
+    assert "assignments.lora.parts[0].pionts: unknown key" in " ".join(found)
+    assert any(p.startswith("(top level).extra: unknown key") for p in found)
+
+
+def test_non_positive_points_are_reported(tmp_path):
+    def mutate(data):
+        data["assignments"]["lora"]["parts"][1]["points"] = 0
+        data["assignments"]["lora"]["parts"][1]["checks"][0]["points"] = -2
+    found = problems(tmp_path, mutate)
+    assert any(p.startswith("assignments.lora.parts[1].points: must be a number greater than 0, got 0") for p in found)
+    assert any(p.startswith("assignments.lora.parts[1].checks[0].points: must be a number greater than 0") for p in found)
+
+
+def test_points_must_add_up(tmp_path):
+    def mutate(data):
+        data["assignments"]["lora"]["parts"][0]["points"] = 12
+    assert "assignments.lora.parts[0].points: is 12 but its checks add up to 10" in problems(tmp_path, mutate)
+
+
+def test_missing_module_and_unknown_check_are_reported_together(tmp_path):
+    def mutate(data):
+        data["assignments"]["lora"]["parts"][2]["module"] = "lora_lab.nonexistent"
+        data["assignments"]["lora"]["parts"][0]["checks"][1]["id"] = "no_such_check"
+    found = problems(tmp_path, mutate)
+    assert any("parts[2].module: lora_lab.nonexistent has no file lora_lab/nonexistent.py" in p for p in found)
+    assert any("parts[0].checks[1].id: no hidden check named 'matmul/no_such_check'" in p for p in found)
+    assert len(found) >= 2
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    broken = tmp_path / "course.yml"
+    broken.write_text("course: [unclosed\n")
+    with pytest.raises(ConfigError) as error:
+        load_course(broken)
+    assert "is not valid YAML" in error.value.problems[0]
+    with pytest.raises(ConfigError) as error:
+        load_course(tmp_path / "absent.yml")
+    assert "cannot be read" in error.value.problems[0]
+
+
+def test_cli_reports_problems_without_a_traceback(tmp_path):
+    path = write_course(tmp_path, lambda data: data["assignments"]["lora"]["parts"][0].update(points=-1))
+    result = subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(path), "validate"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{path} is invalid" in result.stderr
+    assert "parts[0].points: must be a number greater than 0, got -1" in result.stderr
+
+
+def test_cli_validate_on_the_real_file():
+    result = subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(ROOT / "course.yml"), "validate"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "assignment 'lora'" in result.stdout

@@ -1,0 +1,132 @@
+"""End to end: the reference gets full marks, the stubs get zero, results follow Gradescope's format."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.results import to_gradescope
+from conftest import ROOT, scores
+
+GRADESCOPE_TEST_KEYS = {"name", "number", "score", "max_score", "output", "tags", "visibility"}
+
+
+@pytest.fixture(scope="module")
+def reference_report(course, assignment):
+    from autograder.grading import grade
+    from autograder.submission import open_submission
+
+    with open_submission(assignment.solution, assignment.package) as submission:
+        return grade(course, assignment, submission)
+
+
+def test_reference_gets_full_marks(reference_report, assignment):
+    assert reference_report.score == reference_report.max_score == assignment.points
+    for part in reference_report.parts:
+        assert part.score == part.part.points, [c.feedback for c in part.checks if c.status != "passed"]
+        assert part.notes == []
+
+
+def test_stubs_get_zero_and_every_part_is_reported(grade_folder, assignment):
+    report = grade_folder(assignment.release)
+    assert [part.part.id for part in report.parts] == [part.id for part in assignment.parts]
+    assert report.score == 0 and report.max_score == assignment.points
+    for part in report.parts:
+        for check in part.checks:
+            assert check.status == "failed"
+            assert "not implemented yet: TODO:" in check.feedback, check.feedback
+
+
+def test_results_json_follows_gradescope_and_names_parts(reference_report, assignment):
+    results = json.loads(json.dumps(to_gradescope(reference_report)))
+    assert results["score"] == results["max_score"] == assignment.points
+    assert isinstance(results["execution_time"], float) and results["visibility"] in {"visible", "hidden"}
+    names = [test["name"] for test in results["tests"]]
+    assert len(names) == len(set(names)) == sum(len(part.checks) for part in assignment.parts)
+    per_part: dict[str, float] = {}
+    for test in results["tests"]:
+        assert GRADESCOPE_TEST_KEYS <= set(test)
+        part = test["name"].split("/")[0]
+        assert test["tags"][0] == part
+        assert test["status"] == "passed"
+        per_part[part] = per_part.get(part, 0) + test["score"]
+    assert per_part == {part.id: part.points for part in assignment.parts}
+    provenance = results["extra_data"]["provenance"]
+    assert {"grader_version", "checks_sha256", "seed", "python", "torch"} <= set(provenance)
+    assert len(provenance["checks_sha256"]) == 64 and provenance["torch"].startswith("2.13")
+
+
+def test_regrading_is_identical_and_submissions_get_different_inputs(course, assignment, reference_with):
+    from autograder.grading import grade, submission_seed
+    from autograder.submission import open_submission
+
+    first = reference_with(name="first")
+    second = reference_with({"matmul.py": (assignment.solution / "lora_lab/matmul.py").read_text() + "\n# mine\n"},
+                            name="second")
+    with open_submission(first, assignment.package) as one, open_submission(second, assignment.package) as other:
+        seed_one, seed_other = submission_seed(course, assignment, one), submission_seed(course, assignment, other)
+        assert seed_one != seed_other
+        assert submission_seed(course, assignment, one) == seed_one
+        runs = [grade(course, assignment, one, parts=["lowrank"]) for _ in range(2)]
+    tests = [[(t["name"], t["score"], t["output"]) for t in to_gradescope(run)["tests"]] for run in runs]
+    assert tests[0] == tests[1]
+    assert runs[0].seed == seed_one
+
+
+def test_a_bug_in_the_feedback_is_explained(grade_folder, reference_with, assignment):
+    source = (assignment.solution / "lora_lab/matmul.py").read_text()
+    buggy = source.replace("return [[value if value > 0 else 0.0 for value in row] for row in matrix]",
+                           "return [[abs(value) for value in row] for row in matrix]")
+    report = grade_folder(reference_with({"matmul.py": buggy}), parts=["matmul"])
+    relu = next(check for check in report.parts[0].checks if check.spec.id == "matmul/relu")
+    assert relu.status == "failed" and relu.score == 0
+    assert relu.feedback.startswith("relu(matrix) with matrix = [[-1.5, 0.0, 2.25], [3.0, -0.001, -7.0]]: "
+                                    "entry [0][0] is 1.5, expected 0.0")
+    assert scores(report) == {"matmul": 8}
+
+
+def course_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_cli_grades_a_nested_zip_and_writes_results(tmp_path, reference_with):
+    folder = reference_with()
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sorted((folder / "lora_lab").glob("*.py")):
+            bundle.write(path, f"my-work/lora_lab/{path.name}")
+    out = tmp_path / "results" / "results.json"
+    result = course_cli("grade", str(archive), "--part", "matmul", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "TOTAL" in result.stdout and "10 / 10" in result.stdout
+    assert json.loads(out.read_text())["score"] == 10
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "absent", "does not exist"),
+    (lambda tmp: (tmp / "notes.txt").write_text("hi") and tmp / "notes.txt", "neither a folder nor a .zip"),
+    (lambda tmp: (tmp / "bad.zip").write_bytes(b"not a zip") and tmp / "bad.zip", "not a valid .zip"),
+    (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "no lora_lab/ folder"),
+])
+def test_cli_rejects_unusable_submissions_with_a_clear_error(tmp_path, make, message):
+    result = course_cli("grade", str(make(tmp_path)))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_zip_with_unsafe_paths_is_refused(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("../escape/lora_lab/matmul.py", "x = 1\n")
+    result = course_cli("grade", str(archive))
+    assert result.returncode == 2 and "unsafe path" in result.stderr
+
+
+def test_cli_rejects_an_unknown_part():
+    result = course_cli("grade", "--part", "nope")
+    assert result.returncode == 2 and "unknown part nope" in result.stderr

@@ -1,0 +1,139 @@
+"""The student release is generated from the solutions, never edited by hand, and leaks nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.checks import CHECKS
+from autograder.release import (ReleaseError, build_release, drifted_files, render_readme, solution_blocks,
+                                strip_solutions)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def course_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_committed_release_is_up_to_date():
+    result = course_cli("release", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is up to date" in result.stdout
+
+
+def test_check_names_drifted_missing_and_extra_files(tmp_path, assignment):
+    target = tmp_path / "release"
+    shutil.copytree(assignment.release, target)
+    (target / "lora_lab" / "matmul.py").write_text("# edited by hand\n")
+    (target / "tests" / "test_linear.py").unlink()
+    (target / "notes.txt").write_text("stray")
+    problems = drifted_files(build_release(assignment), target)
+    assert problems == ["changed: lora_lab/matmul.py", "missing: tests/test_linear.py", "extra: notes.txt"]
+
+
+def test_check_command_fails_and_names_the_file_when_stale(tmp_path):
+    course_file = tmp_path / "course.yml"
+    course_file.write_text((ROOT / "course.yml").read_text())
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    shutil.copytree(ROOT / "assignments", tmp_path / "assignments")
+    (tmp_path / "assignments" / "lora" / "lora_lab" / "lowrank.py").write_text("stale\n")
+    result = course_cli("--course", str(course_file), "release", "--check")
+    assert result.returncode == 1
+    assert "changed: lora_lab/lowrank.py" in result.stdout
+    regenerated = course_cli("--course", str(course_file), "release")
+    assert regenerated.returncode == 0
+    assert course_cli("--course", str(course_file), "release", "--check").returncode == 0
+
+
+def test_no_solution_line_survives_in_the_release(assignment):
+    release = build_release(assignment)
+    checked = 0
+    for path in sorted((assignment.solution / assignment.package).rglob("*.py")):
+        source = path.read_text()
+        lines = source.splitlines()
+        inside = set()
+        for begin, end in solution_blocks(source):
+            inside.update(range(begin + 1, end))
+        outside = {lines[i].strip() for i in range(len(lines)) if i not in inside}
+        secret = {lines[i].strip() for i in inside} - outside - {""}
+        stub = release[path.relative_to(assignment.solution).as_posix()].decode()
+        stub_lines = {line.strip() for line in stub.splitlines()}
+        assert not secret & stub_lines, f"solution lines leaked into the stub of {path.name}"
+        checked += len(secret)
+    assert checked > 40  # the three modules hold real solution code
+
+
+def test_stubs_raise_not_implemented_with_the_todo_hint():
+    source = "def f(x):\n    # TODO: double x\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n"
+    stub = strip_solutions(source)
+    assert stub == ("def f(x):\n    # TODO: double x\n"
+                    "    raise NotImplementedError('TODO: double x')\n")
+    namespace: dict = {}
+    exec(stub, namespace)
+    with pytest.raises(NotImplementedError, match="TODO: double x"):
+        namespace["f"](1)
+
+
+def test_block_without_hint_gets_a_generic_message():
+    stub = strip_solutions("def g():\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n")
+    assert "raise NotImplementedError('TODO: implement this')" in stub
+
+
+@pytest.mark.parametrize("source, message", [
+    ("# BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n# END SOLUTION\n", "without"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "inside another"),
+    ("class A:\n    # BEGIN SOLUTION\n    x = 1\n    # END SOLUTION\n  y = 2\n", "does not compile"),
+])
+def test_malformed_markers_are_clear_errors(source, message):
+    with pytest.raises(ReleaseError, match=message):
+        strip_solutions(source, "example.py")
+
+
+def test_readme_gets_points_from_course_yml(assignment):
+    readme = render_readme("Total {{ total_points }}; lowrank {{ points:lowrank }}\n{{ points_table }}", assignment)
+    assert readme.startswith(f"Total {assignment.points:g}; lowrank 15")
+    assert "| `matmul` | `lora_lab/matmul.py` |" in readme
+    with pytest.raises(ReleaseError, match="unknown placeholder"):
+        render_readme("{{ nope }}", assignment)
+
+
+def test_release_holds_no_hidden_checks_or_grader(assignment):
+    release = build_release(assignment)
+    assert not any(name.startswith(("autograder", "solutions")) for name in release)
+    text = "\n".join(content.decode(errors="replace") for content in release.values())
+    for check in CHECKS.values():
+        assert check.title not in text
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+
+
+def run_public_tests(folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                          capture_output=True, text=True, cwd=folder)
+
+
+def test_public_tests_pass_on_the_solutions(assignment):
+    result = run_public_tests(assignment.solution)
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_public_tests_fail_cleanly_on_the_release(assignment):
+    result = run_public_tests(assignment.release)
+    assert result.returncode == 1, result.stdout[-2000:]  # 1: tests failed; not 2-4 (collection errors)
+    assert " passed" not in result.stdout.splitlines()[-1]
+    assert "NotImplementedError: TODO:" in result.stdout
+
+
+def test_make_submission_zips_the_package(assignment, tmp_path):
+    out = tmp_path / "submission.zip"
+    result = subprocess.run([sys.executable, str(assignment.release / "make_submission.py"), "--out", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    import zipfile
+    names = zipfile.ZipFile(out).namelist()
+    assert "lora_lab/matmul.py" in names and all(name.startswith("lora_lab/") for name in names)
