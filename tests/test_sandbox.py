@@ -1,0 +1,137 @@
+"""The worker is isolated: it cannot read the solutions or checks, reach the network, or fool the grader."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.checks.base import ProbeCall
+from autograder.runtime import transport
+from autograder.sandbox import Limits, run_probes
+from conftest import ROOT
+
+SPY = '''
+import json, os, socket
+
+def relu(matrix):
+    seen = {}
+    for path in PATHS:
+        try:
+            with open(path) as handle:
+                seen[path] = handle.read(200)
+        except OSError as error:
+            seen[path] = type(error).__name__
+    try:
+        socket.create_connection(("127.0.0.1", 22), timeout=1)
+        seen["network"] = "connected"
+    except OSError as error:
+        seen["network"] = type(error).__name__
+    seen["pid"] = os.getpid()
+    return [[json.dumps(seen)]]
+'''
+
+
+def spy(tmp_path: Path, paths: list[str]) -> dict:
+    package = tmp_path / "lora_lab"
+    package.mkdir()
+    (package / "matmul.py").write_text(SPY.replace("PATHS", repr(paths)))
+    report = run_probes(tmp_path, "lora_lab", "matmul",
+                        [ProbeCall("call", {"function": "relu", "args": [[[1.0]]]})],
+                        Limits(wall_seconds=20, memory_mb=1024), hide=hidden())
+    assert report.outcomes[0].ok, report.outcomes[0]
+    return json.loads(report.outcomes[0].value["result"][0][0]) | {"isolation": report.isolation}
+
+
+def hidden() -> list[Path]:
+    from autograder.config import load_course
+    from autograder.grading import hidden_paths
+
+    course = load_course(ROOT / "course.yml")
+    return hidden_paths(course, course.assignment())
+
+
+def namespaces_available() -> bool:
+    return os.geteuid() == 0 or Path("/proc/sys/user/max_user_namespaces").read_text().strip() != "0"
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="this kernel gives no namespaces to this user")
+def test_worker_cannot_read_solutions_checks_or_course_file(tmp_path):
+    secrets = [str(ROOT / "solutions/lora/lora_lab/matmul.py"), str(ROOT / "autograder/checks/matmul.py"),
+               str(ROOT / "course.yml"), str(ROOT / "tests/conftest.py")]
+    seen = spy(tmp_path, secrets)
+    assert seen["isolation"]["namespaces"] and not seen["isolation"]["problems"]
+    for path in secrets:
+        assert "def " not in seen[path] and "assignments" not in seen[path], f"{path} was readable: {seen[path]!r}"
+    assert seen["network"] in {"OSError", "ConnectionRefusedError"} or "Error" in seen["network"]
+    assert seen["network"] != "connected"
+    assert seen["pid"] == 1  # its own PID namespace: the grader is invisible to it
+
+
+def test_probe_runtime_holds_no_expected_answers():
+    runtime = ROOT / "autograder" / "runtime"
+    text = "\n".join(path.read_text() for path in runtime.rglob("*.py"))
+    assert "checks" not in {part for path in runtime.rglob("*.py") for part in path.parts}
+    assert "from autograder" not in text and "import autograder" not in text
+    assert "solutions" not in text
+
+
+def test_worker_survives_hostile_return_values(tmp_path):
+    package = tmp_path / "lora_lab"
+    package.mkdir()
+    (package / "matmul.py").write_text(
+        "import torch\n"
+        "class Liar(float):\n    def __eq__(self, other):\n        return True\n"
+        "class Sneaky(torch.Tensor):\n    pass\n"
+        "def relu(m):\n    return [[Liar(123.0)]]\n"
+        "def add_bias(m, b):\n    return torch.zeros(2).as_subclass(Sneaky)\n"
+        "def matrix_multiply(A, B):\n    return object()\n")
+    calls = [ProbeCall("call", {"function": name, "args": args})
+             for name, args in (("relu", [[[1.0]]]), ("add_bias", [[[1.0]], [1.0]]), ("matrix_multiply", [[[1.0]], [[1.0]]]))]
+    report = run_probes(tmp_path, "lora_lab", "matmul", calls, Limits(wall_seconds=20, memory_mb=2048), hide=[])
+    relu, bias, product = (outcome.value["result"] for outcome in report.outcomes)
+    assert relu == [[123.0]] and type(relu[0][0]) is float  # the __eq__ trick is gone
+    assert bias == {"__unsupported__": "tensor subclass Sneaky"}
+    assert product == {"__unsupported__": "object"}
+
+
+def test_transport_round_trip_and_validation(tmp_path):
+    value = {"a": [1, 2.5, math.inf, None, True, "x"], "t": torch.arange(6.0).reshape(2, 3), "n": (1, 2)}
+    transport.write(tmp_path / "v", value)
+    back = transport.read(tmp_path / "v")
+    assert back["a"] == [1, 2.5, math.inf, None, True, "x"] and back["n"] == [1, 2]
+    assert torch.equal(back["t"], value["t"]) and type(back["t"]) is torch.Tensor
+
+    (tmp_path / "bad.json").write_text('{"__tensor__": "t9"}')
+    with pytest.raises(transport.TransportError, match="missing tensor"):
+        transport.read(tmp_path / "bad")
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(transport.TransportError, match="malformed JSON"):
+        transport.read(tmp_path / "junk")
+    (tmp_path / "big.json").write_text("[" + "1," * 1000 + "1]")
+    with pytest.raises(transport.TransportError, match="exceeds the limit"):
+        transport.read(tmp_path / "big", max_bytes=100)
+    (tmp_path / "pickle.json").write_text('{"__tensor__": "t0"}')
+    (tmp_path / "pickle.safetensors").write_bytes(b"\x80\x04\x95" + b"\x00" * 40)  # a pickle header, not safetensors
+    with pytest.raises(transport.TransportError, match="malformed tensor file"):
+        transport.read(tmp_path / "pickle")
+
+
+def test_forged_outcome_files_are_validated(tmp_path):
+    package = tmp_path / "lora_lab"
+    package.mkdir()
+    # The student's code overwrites its own result file with garbage after the probe ran.
+    (package / "matmul.py").write_text(
+        "import atexit, pathlib, os\n"
+        "def relu(m):\n"
+        "    out = pathlib.Path(os.getcwd()).parent / 'out'\n"
+        "    atexit.register(lambda: (out / '0000.json').write_text('{\"ok\": \"yes\", \"value\": 1}'))\n"
+        "    return [[0.0]]\n")
+    report = run_probes(tmp_path, "lora_lab", "matmul", [ProbeCall("call", {"function": "relu", "args": [[[1.0]]]})],
+                        Limits(wall_seconds=20, memory_mb=1024), hide=[])
+    outcome = report.outcomes[0]
+    assert not outcome.ok and "could not read the result" in outcome.missing
