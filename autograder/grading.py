@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,7 @@ def checks_digest(course: Course) -> str:
 def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
     """What the sandboxed worker must not see: the whole course repository (solutions, hidden checks,
     tests) except the Python environment that runs it, plus the grader package wherever installed."""
-    keep = {Path(__import__("sys").prefix).resolve()}
+    keep = {Path(sys.prefix).resolve()}
     paths = [entry for entry in sorted(course.root.iterdir()) if entry.resolve() not in keep]
     for extra in (PACKAGE_DIR, assignment.solution.resolve()):
         if not any(extra == path or path in extra.parents for path in paths):
@@ -92,8 +93,8 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
     planned, skipped = [], {}
     for spec in part.checks:
         if spec.gpu and not gpu_available:
-            skipped[spec.id] = not_run(spec, "needs a CUDA GPU, and none is present here; run "
-                                             "`course grade --only gpu` on a CUDA machine to complete it")
+            skipped[spec.id] = not_run(spec, "needs a CUDA GPU, and none is present here; grade the "
+                                             "submission again on a machine with CUDA to complete it")
             continue
         rng = random.Random(f"{seed}/{spec.id}")
         planned.append(PlannedCheck(spec, CHECKS[spec.id].plan(rng)))

@@ -10,7 +10,7 @@ import traceback
 from dataclasses import dataclass
 
 from .checks.base import CHECKS, Fail, Outcome, ProbeCall, Verdict
-from .config import CheckSpec, Part
+from .config import CheckSpec
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,3 @@ def judge_part(planned: list[PlannedCheck], got: list[Outcome], want: list[Outco
         offset += size
     return results
 
-
-def part_max(part: Part, results: list[CheckResult]) -> float:
-    return sum(result.max_score for result in results)

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -130,3 +129,29 @@ def test_zip_with_unsafe_paths_is_refused(tmp_path):
 def test_cli_rejects_an_unknown_part():
     result = course_cli("grade", "--part", "nope")
     assert result.returncode == 2 and "unknown part nope" in result.stderr
+
+
+def test_gpu_checks_are_not_run_without_cuda_and_left_out_of_max_score(tmp_path, grade_folder):
+    import torch
+    import yaml
+
+    from autograder.config import load_course
+    from autograder.grading import grade
+    from autograder.submission import open_submission
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the GPU checks would run")
+    data = yaml.safe_load((ROOT / "course.yml").read_text())
+    data["assignments"]["lora"]["parts"][0]["checks"][0]["gpu"] = True  # matmul/square, 2 points
+    (tmp_path / "course.yml").write_text(yaml.safe_dump(data))
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    course = load_course(tmp_path / "course.yml")
+    assignment = course.assignment()
+    with open_submission(assignment.solution, assignment.package) as submission:
+        report = grade(course, assignment, submission, parts=["matmul"])
+    square = report.parts[0].checks[0]
+    assert square.status == "not run" and "CUDA" in square.feedback and "--only gpu" not in square.feedback
+    assert (report.score, report.max_score) == (8, 8)
+    entry = to_gradescope(report)["tests"][0]
+    assert entry["max_score"] == 0 and "status" not in entry and entry["output"].startswith("NOT RUN")
+    assert "gpu" in entry["tags"]

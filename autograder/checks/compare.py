@@ -7,11 +7,11 @@ expected and what came back, in terms a student understands.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
-from .base import Fail, Outcome
+from .base import Fail, Outcome, ProbeCall
 
 UNSUPPORTED_KEY = "__unsupported__"
 
@@ -167,3 +167,25 @@ def field(value: Any, name: str, what: str) -> Any:
     if not isinstance(value, dict) or name not in value:
         raise Fail(f"{what}: the grader could not read your result (malformed data from the sandbox)")
     return value[name]
+
+
+def compare_calls(calls: Sequence[ProbeCall], got: Sequence[Outcome], want: Sequence[Outcome],
+                  describe: Callable[[ProbeCall], str], expect: Callable[[Any, Any, str], None],
+                  names: Sequence[str] = ()) -> None:
+    """For each ``call`` probe: ``expect(student result, reference result, what)`` must hold, and when
+    ``names`` (of the positional arguments) are given, no argument may have been modified."""
+    for call, student, reference in zip(calls, got, want):
+        what = describe(call)
+        value = result_of(student, what)
+        expect(field(value, "result", what), reference_value(reference, what)["result"], what)
+        if names:
+            expect_untouched(field(value, "mutated", what), names, what)
+
+
+def expect_optional(got: Any, want: Any, what: str, expect: Callable[[Any, Any, str], None]) -> None:
+    """Like ``expect`` when the reference has a value; ``got`` must be ``None`` when it has none."""
+    if want is None:
+        if got is not None:
+            raise Fail(f"{what} should be None, got {describe_type(got)}")
+    else:
+        expect(got, want, what)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import math
 import statistics
+from functools import partial
 
 import torch
 
 from .base import Check, Fail, ProbeCall, register
-from .compare import expect_nested, expect_tensor, field, nested_shape, reference_value, result_of
-from .matmul import random_matrix
-
-
-def random_vector(rng, size: int) -> list[float]:
-    return random_matrix(rng, 1, size)[0]
+from .compare import expect_nested, expect_optional, expect_tensor, field, nested_shape, reference_value, result_of
+from .inputs import random_matrix, random_vector, torch_generator
 
 
 @register
@@ -114,7 +111,7 @@ class FromTorch(Check):
     title = "ManualLinear.from_torch copies the transposed weight and the bias exactly"
 
     def plan(self, rng):
-        generator = torch.Generator().manual_seed(rng.getrandbits(62))
+        generator = torch_generator(rng)
         n_in, n_out = rng.sample(range(2, 8), 2)
         inputs = [random_vector(rng, n_in), random_matrix(rng, 2, n_in)]
         return [ProbeCall("linear.from_torch", {"weight": torch.randn(n_out, n_in, generator=generator),
@@ -133,11 +130,8 @@ class FromTorch(Check):
                 raise Fail(f"{what} returned a {value['type']}, expected a ManualLinear")
             expect_nested(value["weight"], expected["weight"], f"{what}.weight (torch's weight has shape "
                           f"[out, in] = [{out_features}, {in_features}]; yours must be its transpose)", rtol=0, atol=1e-7)
-            if expected["bias"] is None:
-                if value["bias"] is not None:
-                    raise Fail(f"{what}.bias should be None, the torch layer has no bias")
-            else:
-                expect_nested(value["bias"], expected["bias"], f"{what}.bias", rtol=0, atol=1e-7)
+            expect_optional(value["bias"], expected["bias"], f"{what}.bias (the torch layer's bias)",
+                            partial(expect_nested, rtol=0, atol=1e-7))
             for x, got_y, want_y in zip(call.args["inputs"], value["outputs"], expected["outputs"]):
                 expect_nested(got_y, want_y, f"{what}(x) for x = {x}", rtol=1e-6, atol=1e-6)
 
@@ -165,9 +159,6 @@ class ToTorch(Check):
                 raise Fail(f"{what} returned a {value['type']}, expected a torch.nn.Linear")
             expect_tensor(value["weight"], expected["weight"], f"{what}: .weight (torch stores [out_features, "
                           f"in_features], the transpose of yours)", rtol=0, atol=1e-7)
-            if expected["bias"] is None:
-                if value["bias"] is not None:
-                    raise Fail(f"{what}: the torch layer should have no bias (bias=None)")
-            else:
-                expect_tensor(value["bias"], expected["bias"], f"{what}: .bias", rtol=0, atol=1e-7)
+            expect_optional(value["bias"], expected["bias"], f"{what}: .bias",
+                            partial(expect_tensor, rtol=0, atol=1e-7))
             expect_tensor(value["outputs"], expected["outputs"], f"{what}: outputs on a batch of 3 inputs")

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import random
 import re
 
 from .base import Check, Fail, ProbeCall, register
-from .compare import expect_nested, expect_raises, expect_untouched, field, fmt_value, reference_value, result_of
-
-
-def random_matrix(rng: random.Random, rows: int, columns: int) -> list[list[float]]:
-    return [[round(rng.uniform(-5, 5), 3) for _ in range(columns)] for _ in range(rows)]
+from .compare import compare_calls, expect_nested, expect_raises, fmt_value
+from .inputs import random_matrix
 
 
 def describe_call(call: ProbeCall, names: tuple[str, ...]) -> str:
@@ -26,11 +22,7 @@ class ValueCheck(Check):
     names: tuple[str, ...]
 
     def judge(self, calls, got, want):
-        for call, student, reference in zip(calls, got, want):
-            what = describe_call(call, self.names)
-            value = result_of(student, what)
-            expect_nested(field(value, "result", what), reference_value(reference, what)["result"], what)
-            expect_untouched(field(value, "mutated", what), self.names, what)
+        compare_calls(calls, got, want, lambda call: describe_call(call, self.names), expect_nested, self.names)
 
 
 def multiply(A: list, B: list) -> ProbeCall:
