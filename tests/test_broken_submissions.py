@@ -82,6 +82,6 @@ def test_exit_inside_a_function_costs_only_the_checks_that_call_it(reference_wit
     source = (REFERENCE / "matmul.py").read_text() + "\n\ndef matrix_multiply(A, B):\n    import os\n    os._exit(0)\n"
     report = grade_folder(reference_with({"matmul.py": source}), parts=["matmul"])
     by_id = {check.spec.id: check for check in report.parts[0].checks}
-    assert report.parts[0].score == 4  # add_bias and relu still pass
+    assert report.parts[0].score == 3  # add_bias and relu still pass; pure_python calls it too
     assert "exited (exit code 0) before it finished" in by_id["matmul/square"].feedback
     assert by_id["matmul/add_bias"].status == by_id["matmul/relu"].status == "passed"

@@ -86,7 +86,7 @@ def test_a_bug_in_the_feedback_is_explained(grade_folder, reference_with, assign
     assert relu.status == "failed" and relu.score == 0
     assert relu.feedback.startswith("relu(matrix) with matrix = [[-1.5, 0.0, 2.25], [3.0, -0.001, -7.0]]: "
                                     "entry [0][0] is 1.5, expected 0.0")
-    assert scores(report) == {"matmul": 8}
+    assert scores(report) == {"matmul": 9}
 
 
 def course_cli(*args: str) -> subprocess.CompletedProcess:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .base import Check, Fail, ProbeCall, register
-from .compare import compare_calls, expect_nested, expect_raises, fmt_value
+from .compare import compare_calls, expect_nested, expect_raises, fmt_value, result_of
 from .inputs import random_matrix
 
 
@@ -115,3 +115,23 @@ class Relu(ValueCheck):
     def plan(self, rng):
         return [ProbeCall("call", {"function": "relu", "args": [[[-1.5, 0.0, 2.25], [3.0, -0.001, -7.0]]]}),
                 ProbeCall("call", {"function": "relu", "args": [random_matrix(rng, rng.randint(3, 6), rng.randint(3, 6))]})]
+
+
+@register
+class PurePython(Check):
+    id = "matmul/pure_python"
+    title = "part 1 uses plain Python lists and loops: no numpy, no torch"
+
+    FORBIDDEN = ["numpy", "torch", "scipy", "pandas", "jax", "tensorflow"]
+
+    def plan(self, rng):
+        A, B = random_matrix(rng, 2, 3), random_matrix(rng, 3, 2)
+        return [ProbeCall("modules_loaded", {"names": self.FORBIDDEN, "calls": [
+            ["matrix_multiply", [A, B]], ["add_bias", [A, [1.0, 2.0, 3.0]]], ["relu", [A]]]})]
+
+    def judge(self, calls, got, want):
+        used = result_of(got[0], "importing lora_lab/matmul.py and calling its functions")
+        if not isinstance(used, list) or used:
+            raise Fail(f"lora_lab/matmul.py uses {', '.join(map(str, used)) if isinstance(used, list) else used}; "
+                       f"part 1 must work on plain Python lists with loops or comprehensions, so that the "
+                       f"arithmetic of a layer is yours (torch comes in part 2)")

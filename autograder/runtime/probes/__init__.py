@@ -13,6 +13,7 @@ from . import common, linear
 
 PROBES: dict[str, Callable[..., Any]] = {
     "call": common.call,
+    "modules_loaded": common.modules_loaded,
     "linear.construct": linear.construct,
     "linear.forward": linear.forward,
     "linear.from_torch": linear.from_torch,

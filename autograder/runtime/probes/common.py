@@ -38,3 +38,14 @@ def call(module: Any, function: str, args: list | tuple = (), kwargs: dict | Non
     result = target(*call_args, **call_kwargs)
     mutated = [index for index, (now, before) in enumerate(zip(call_args, snapshot)) if not same(now, before)]
     return {"result": result, "mutated": mutated}
+
+
+def modules_loaded(module: Any, names: list[str], calls: list[list]) -> list[str]:
+    """Call each ``[function, args]`` (errors ignored: other checks judge them), then report which of
+    the modules ``names`` this process has imported, e.g. to see whether pure-Python code used numpy."""
+    for function, args in calls:
+        try:
+            getattr(module, function)(*copy.deepcopy(args))
+        except Exception:  # noqa: BLE001 - only the imports matter here
+            pass
+    return sorted(name for name in names if name in sys.modules)
