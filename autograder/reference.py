@@ -15,7 +15,7 @@ from typing import Any
 
 from .checks.base import Outcome, ProbeCall
 from .runtime import transport
-from .runtime.probes import PROBES
+from .runtime.probes import get_probe
 from .runtime.worker import describe_exception
 
 
@@ -44,7 +44,7 @@ class Reference:
         outcomes = []
         for call in calls:
             try:
-                value = PROBES[call.probe](module, **_round_trip(call.args))
+                value = get_probe(call.probe)(module, **_round_trip(call.args))
                 outcomes.append(Outcome(ok=True, value=_round_trip(value)))
             except Exception as error:  # noqa: BLE001 - recorded; checks expecting errors rely on it
                 outcomes.append(Outcome(ok=False, error=describe_exception(error, self.solution)))

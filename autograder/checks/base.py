@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 @dataclass(frozen=True)
 class ProbeCall:
-    """One probe to run: its name in ``runtime.probes.PROBES`` and its keyword arguments."""
+    """One probe to run: its name (see ``runtime.probes.get_probe``) and its keyword arguments."""
 
     probe: str
     args: dict[str, Any] = field(default_factory=dict)

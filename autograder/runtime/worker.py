@@ -59,7 +59,7 @@ def import_student_module(package: str, module: str, submission_root: Path) -> t
 
 def main(workdir: Path) -> None:
     from . import transport
-    from .probes import PROBES
+    from .probes import get_probe
 
     submission_root = workdir / "submission"
     out = workdir / "out"
@@ -78,7 +78,7 @@ def main(workdir: Path) -> None:
         call = job["probes"][index]
         started = time.perf_counter()
         try:
-            value = PROBES[call["probe"]](module, **call["args"])
+            value = get_probe(call["probe"])(module, **call["args"])
             outcome = {"ok": True, "value": value}
         except BaseException as error:  # noqa: BLE001 - SystemExit and friends are student errors too
             outcome = {"ok": False, "error": describe_exception(error, submission_root)}
