@@ -1,8 +1,8 @@
 """forward adds B A x without multiplying it by the scaling (delta_weight still scales)."""
 
 MODULE = "lora"
-CAUGHT_BY = ["lora/forward", "lora/scaling", "lora/gradients", "lora/merge", "lora/dropout"]
+CAUGHT_BY = ['lora/forward', 'lora/scaling', 'lora/gradients', 'lora/merge', 'lora/dropout']
 PATCH = [
-    ('return result + self.scaling * low_rank',
-     'return result + low_rank'),
+    ('        bottleneck = F.linear(self.dropout(x), self.lora_A) * self.scaling\n        # result + bottleneck @ B.T as one fused multiply-add on 2-D views: no extra [..., out] tensor.\n        # (F.linear for A and B.T for B also give the backward pass its fast matrix layouts on CPU.)\n        fused = torch.addmm(result.reshape(-1, result.shape[-1]), bottleneck.reshape(-1, bottleneck.shape[-1]),\n                            self.lora_B.T)\n        return fused.view(result.shape)\n',
+     '        low_rank = self.dropout(x) @ self.lora_A.T @ self.lora_B.T\n        return result + low_rank\n'),
 ]
