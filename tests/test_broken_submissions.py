@@ -9,7 +9,7 @@ import pytest
 
 from conftest import scores
 
-FULL = {"matmul": 10, "linear": 10, "lowrank": 15}
+FULL = {"matmul": 10, "linear": 10, "lowrank": 15, "lora": 25}
 
 REFERENCE = Path(__file__).resolve().parent.parent / "solutions" / "lora" / "lora_lab"
 
@@ -54,7 +54,7 @@ def test_messages_say_what_went_wrong(reference_with, grade_folder):
     assert "SyntaxError" in notes["matmul"] and "lora_lab/matmul.py, line 1" in notes["matmul"]
     assert "your code called sys.exit(3)" in notes["linear"]
     assert "lora_lab/lowrank.py is missing from your submission" in notes["lowrank"]
-    assert report.score == 0
+    assert scores(report) == {"matmul": 0, "linear": 0, "lowrank": 0, "lora": 25}
 
 
 def test_infinite_loop_reports_the_time_budget(reference_with, grade_folder):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .base import Check, Fail, ProbeCall, register
-from .compare import compare_calls, expect_nested, expect_raises, fmt_value, result_of
+from .compare import compare_calls, expect_nested, expect_raises, field, fmt_value, result_of
 from .inputs import random_matrix
 
 
@@ -130,8 +130,13 @@ class PurePython(Check):
             ["matrix_multiply", [A, B]], ["add_bias", [A, [1.0, 2.0, 3.0]]], ["relu", [A]]]})]
 
     def judge(self, calls, got, want):
-        used = result_of(got[0], "importing lora_lab/matmul.py and calling its functions")
-        if not isinstance(used, list) or used:
-            raise Fail(f"lora_lab/matmul.py uses {', '.join(map(str, used)) if isinstance(used, list) else used}; "
-                       f"part 1 must work on plain Python lists with loops or comprehensions, so that the "
-                       f"arithmetic of a layer is yours (torch comes in part 2)")
+        what = "importing lora_lab/matmul.py and calling its functions"
+        value = result_of(got[0], what)
+        failed, used = field(value, "failed", what), field(value, "loaded", what)
+        if failed:
+            raise Fail(f"this check needs working functions first ({', '.join(map(str, failed))}); it then "
+                       f"verifies that they use plain Python only")
+        if used:
+            raise Fail(f"lora_lab/matmul.py uses {', '.join(map(str, used))}; part 1 must work on plain Python lists "
+                       f"with loops or comprehensions, so that the arithmetic of a layer is yours (torch comes in "
+                       f"part 2)")

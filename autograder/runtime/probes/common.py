@@ -40,12 +40,13 @@ def call(module: Any, function: str, args: list | tuple = (), kwargs: dict | Non
     return {"result": result, "mutated": mutated}
 
 
-def modules_loaded(module: Any, names: list[str], calls: list[list]) -> list[str]:
-    """Call each ``[function, args]`` (errors ignored: other checks judge them), then report which of
-    the modules ``names`` this process has imported, e.g. to see whether pure-Python code used numpy."""
+def modules_loaded(module: Any, names: list[str], calls: list[list]) -> dict:
+    """Call each ``[function, args]``, then report which of the modules ``names`` this process has
+    imported (e.g. whether pure-Python code used numpy) and which calls raised."""
+    failed = []
     for function, args in calls:
         try:
             getattr(module, function)(*copy.deepcopy(args))
-        except Exception:  # noqa: BLE001 - only the imports matter here
-            pass
-    return sorted(name for name in names if name in sys.modules)
+        except Exception as error:  # noqa: BLE001 - reported by name; other checks judge the error itself
+            failed.append(f"{function}: {type(error).__name__}")
+    return {"loaded": sorted(name for name in names if name in sys.modules), "failed": failed}
