@@ -24,8 +24,9 @@ release: $(BIN)/course        ## regenerate assignments/ from solutions/
 check-release: $(BIN)/course
 	$(BIN)/course release --check
 
-benchmark: $(BIN)/course      ## grading time of the reference and the stubs
+benchmark: $(BIN)/course      ## grading time, and the LoRA layer against nn.Linear and PEFT
 	$(BIN)/python benchmarks/grade.py
+	$(BIN)/python benchmarks/lora_layer.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

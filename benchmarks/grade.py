@@ -8,17 +8,14 @@ per part, the reference probed in-process); the first repeat includes cold file 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
 from pathlib import Path
 
-import torch
-
 from autograder.config import load_course
 from autograder.grading import grade
 from autograder.submission import open_submission
+from common import RESULTS, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +37,7 @@ def measure(course, assignment, folder: Path, repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "grade.json"))
+    parser.add_argument("--out", default=str(RESULTS / "grade.json"))
     args = parser.parse_args()
     course = load_course(ROOT / "course.yml")
     assignment = course.assignment()
@@ -53,12 +50,8 @@ def main() -> None:
         print(f"{name:<12}{result['score']:>9}{result['total_seconds']['median']:>16.2f}"
               f"{result['total_seconds']['min']:>13.2f}"
               + "".join(f"{result['part_seconds_median'][part]:>11.2f}" for part in part_ids))
-    results["machine"] = {"python": platform.python_version(), "torch": torch.__version__,
-                          "threads": torch.get_num_threads(), "repeat": args.repeat}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+    results["repeat"] = args.repeat
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
-import platform
-import sys
 from pathlib import Path
 
 import torch
@@ -31,6 +28,8 @@ import torch.utils.benchmark as tb
 from peft import LoraConfig
 from peft.tuners.lora import Linear as PeftLinear
 from torch import nn
+
+from common import RESULTS, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,7 +117,7 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, nargs="+", default=[4, 8, 64])
     parser.add_argument("--repeats", type=int, default=3, help="rounds over all variants; the fastest is kept")
     parser.add_argument("--min-time", type=float, default=0.25, help="seconds of timing per measurement")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "lora_layer.json"))
+    parser.add_argument("--out", default=str(RESULTS / "lora_layer.json"))
     args = parser.parse_args()
     lora_module = reference_lora_module()
     print("batch x seq = 8 x 128, fp32, CPU. fwd+bwd columns: ratio to a plain (trainable) nn.Linear;")
@@ -135,13 +134,7 @@ def main() -> None:
                   f"{q['lora_vs_linear']:>6.2f} {q['peft_vs_linear']:>6.2f} {q['naive_vs_linear']:>6.2f} "
                   f"{q['lora_vs_frozen']:>12.2f} {q['lora_vs_peft']:>10.2f} {q['lora_forward_vs_linear']:>9.2f} "
                   f"{q['merged_forward_vs_linear']:>11.2f}", flush=True)
-    result = {"rows": rows, "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                                        "threads": torch.get_num_threads(), "platform": sys.platform,
-                                        "repeats": args.repeats, "min_time": args.min_time}}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(args.out, {"rows": rows, "repeats": args.repeats, "min_time": args.min_time})
 
 
 if __name__ == "__main__":
