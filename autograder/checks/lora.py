@@ -254,7 +254,7 @@ TARGETS = (["q_proj", "v_proj"], ["o_proj", "mlp.up_proj"], ["up_proj"])  # the 
 @register
 class ApplyLora(Check):
     id = "lora/apply_lora"
-    title = "apply_lora adapts exactly the named modules, freezes the rest, and counts match lora_parameter_count"
+    title = "apply_lora adapts exactly the named modules and freezes the rest; counts; merge_lora and unmerge_lora"
 
     def plan(self, rng):
         seed, ids = rng.getrandbits(31), torch.randint(0, 50, (2, 6), generator=torch_generator(rng))
@@ -280,6 +280,12 @@ class ApplyLora(Check):
             close(value["updated"], expected["updated"], f"{what}: the model's output once the adapted layers get "
                                                          f"non-zero lora_A and lora_B (are the LoRA layers really in "
                                                          f"the model, in place of the original modules?)")
+            if not all(value["merged_flags"]) or any(value["unmerged_flags"]):
+                raise Fail(f"{what}: merge_lora(model) must merge every LoRA layer (merged = True) and "
+                           f"unmerge_lora(model) unmerge them all; got merged = {value['merged_flags']} after "
+                           f"merge_lora and {value['unmerged_flags']} after unmerge_lora")
+            close(value["merged_output"], value["updated"], f"{what}: the model's output after merge_lora(model)")
+            close(value["unmerged_output"], value["updated"], f"{what}: the model's output after unmerge_lora(model)")
             shapes = expected["linear_shapes"]
             lora_numel = sum(r * sum(shapes[name]) for name in adapted)
             if value["trainable_numel"] != lora_numel:

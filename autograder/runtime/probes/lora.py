@@ -175,8 +175,15 @@ def inject(module: Any, seed: int, targets: list[str], r: int, alpha: float, ids
         "before": before, "after": after,
     }
     _fill_factors(module, model, adapted, seed)
+    layers = [model.get_submodule(name) for name in adapted]
     with torch.no_grad():
         report["updated"] = model(ids)
+        module.merge_lora(model)
+        report["merged_flags"] = [bool(layer.merged) for layer in layers]
+        report["merged_output"] = model(ids)
+        module.unmerge_lora(model)
+        report["unmerged_flags"] = [bool(layer.merged) for layer in layers]
+        report["unmerged_output"] = model(ids)
     return report
 
 
