@@ -1,7 +1,8 @@
 """The ``course`` command: grade submissions, release the student version, validate course.yml.
 
 Exit codes: 0 when the command did its job (a grade is a job done, whatever the score), 1 when
-``release --check`` finds drift, 2 when the command is misused or its input cannot be read.
+``release --check`` finds drift or ``audit`` finds a surviving mutant or a rejected correct answer,
+2 when the command is misused or its input cannot be read.
 """
 
 from __future__ import annotations
@@ -91,6 +92,32 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from .audit import AUDIT_SEED, AuditError, audit_entry, load_catalogue, render_audit
+
+    course = load(args)
+    assignment = course.assignment(args.assignment)
+    root = Path(args.catalogue) if args.catalogue else course.root / "tests"
+    try:
+        entries = load_catalogue(root, assignment, args.part)
+    except AuditError as error:
+        raise UsageError(str(error)) from None
+    rows = []
+    for number, entry in enumerate(entries, start=1):
+        rows.append(audit_entry(course, assignment, entry, seed=args.seed or AUDIT_SEED))
+        print(f"[{number}/{len(entries)}] {entry.part.id}: {entry.name}: {rows[-1].outcome}", file=sys.stderr, flush=True)
+    print(render_audit(rows))
+    if args.out:
+        Path(args.out).write_text(json.dumps([
+            {"entry": row.entry.name, "kind": row.entry.kind, "part": row.entry.part.id, "outcome": row.outcome,
+             "ok": row.ok, "points_lost": row.points_lost, "description": row.entry.description,
+             "caught_by": [check.spec.id for check in row.failed],
+             "feedback": {check.spec.id: check.feedback for check in row.failed}} for row in rows], indent=2) + "\n")
+    return 0 if all(row.ok for row in rows) else 1
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     course = load(args)
     for assignment in course.assignments.values():
@@ -116,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="regenerate the student release from the solutions")
     release.add_argument("--check", action="store_true", help="only report whether the release is stale")
     release.set_defaults(run=cmd_release)
+
+    audit = commands.add_parser("audit", help="grade the mutant and alternate catalogue; exit 1 if a mutant "
+                                              "survives or a correct answer loses points")
+    audit.add_argument("--part", action="append", help="audit only this part (repeatable)")
+    audit.add_argument("--catalogue", help="folder holding mutants/ and alternates/ (default: tests/)")
+    audit.add_argument("--seed", type=int, help="seed of the hidden inputs (default: a fixed audit seed)")
+    audit.add_argument("--out", help="also write the audit as JSON here")
+    audit.set_defaults(run=cmd_audit)
 
     validate = commands.add_parser("validate", help="check course.yml and report every problem")
     validate.set_defaults(run=cmd_validate)

@@ -38,15 +38,6 @@ def make_submission(base: Path, target: Path, files: dict[str, str | None] | Non
     return target
 
 
-def patched(source: str, replacements: list[tuple[str, str]]) -> str:
-    """``source`` with each ``old`` (which must occur exactly once) replaced by ``new``."""
-    for old, new in replacements:
-        count = source.count(old)
-        assert count == 1, f"expected exactly one occurrence of {old!r}, found {count}"
-        source = source.replace(old, new)
-    return source
-
-
 @pytest.fixture
 def reference_with(assignment: Assignment, tmp_path: Path):
     """Build a submission from the reference solution with some files replaced or deleted."""

@@ -1,0 +1,68 @@
+"""`course audit`: the table, the JSON, and a non-zero exit when a mutant survives or a correct answer loses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from autograder.audit import AuditError, load_mutant
+from conftest import ROOT
+
+
+def audit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder.cli", "audit", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+
+
+def test_audit_of_a_part_passes_and_writes_json(tmp_path):
+    out = tmp_path / "audit.json"
+    result = audit("--part", "matmul", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "matmul   mutation score 10/10   alternates accepted 1/1" in result.stdout
+    assert "audit passed" in result.stdout
+    rows = json.loads(out.read_text())
+    leaky = next(row for row in rows if row["entry"] == "matmul_leaky_relu")
+    assert leaky["outcome"] == "killed" and leaky["caught_by"] == ["matmul/relu"]
+    assert "expected 0.0" in leaky["feedback"]["matmul/relu"]
+
+
+def write_catalogue(tmp_path, mutant: str, alternate: str | None = None):
+    (tmp_path / "mutants").mkdir()
+    (tmp_path / "alternates").mkdir()
+    (tmp_path / "mutants" / "matmul_harmless.py").write_text(mutant)
+    if alternate:
+        (tmp_path / "alternates" / "matmul_wrong.py").write_text(alternate)
+
+
+def test_a_surviving_mutant_and_a_rejected_alternate_fail_the_audit(tmp_path):
+    write_catalogue(tmp_path, '"""Renames a local variable: not a bug, so it survives."""\nMODULE = "matmul"\n'
+                              'CAUGHT_BY = ["matmul/square"]\nPATCH = [("total += A[i][k] * B[k][j]", '
+                              '"total = total + A[i][k] * B[k][j]")]\n',
+                    '"""Not correct at all."""\nALTERNATE_FOR = "matmul"\n'
+                    'def matrix_multiply(A, B):\n    return A\n')
+    result = audit("--part", "matmul", "--catalogue", str(tmp_path))
+    assert result.returncode == 1
+    assert "matmul_harmless" in result.stdout and "survived" in result.stdout
+    assert "REJECTED" in result.stdout
+    assert "AUDIT FAILED: matmul_harmless, matmul_wrong" in result.stdout
+
+
+def test_malformed_entries_are_clear_errors(tmp_path, assignment):
+    path = tmp_path / "matmul_bad.py"
+    path.write_text('"""A patch whose text is not in the reference."""\nMODULE = "matmul"\n'
+                    'CAUGHT_BY = ["matmul/square"]\nPATCH = [("no such text", "x")]\n')
+    with pytest.raises(AuditError, match="occurs 0 times"):
+        load_mutant(path, assignment)
+    path.write_text('MODULE = "matmul"\nCAUGHT_BY = ["matmul/square"]\nPATCH = [("a", "b")]\n')
+    with pytest.raises(AuditError, match="one-line docstring"):
+        load_mutant(path, assignment)
+    path.write_text('"""x."""\nMODULE = "nowhere"\nCAUGHT_BY = ["matmul/square"]\nPATCH = [("a", "b")]\n')
+    with pytest.raises(AuditError, match="not the module of any part"):
+        load_mutant(path, assignment)
+    (tmp_path / "mutants").mkdir()
+    path.rename(tmp_path / "mutants" / path.name)
+    result = audit("--catalogue", str(tmp_path))
+    assert result.returncode == 2 and "not the module of any part" in result.stderr and "Traceback" not in result.stderr
