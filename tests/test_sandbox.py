@@ -36,13 +36,17 @@ def relu(matrix):
 '''
 
 
-def spy(tmp_path: Path, paths: list[str]) -> dict:
+def probe_matmul(tmp_path: Path, source: str, calls: list[tuple[str, list]], hide: list[Path] = ()):
+    """Run ``call`` probes on a submission whose ``lora_lab/matmul.py`` is ``source``."""
     package = tmp_path / "lora_lab"
     package.mkdir()
-    (package / "matmul.py").write_text(SPY.replace("PATHS", repr(paths)))
-    report = run_probes(tmp_path, "lora_lab", "matmul",
-                        [ProbeCall("call", {"function": "relu", "args": [[[1.0]]]})],
-                        Limits(wall_seconds=20, memory_mb=1024), hide=hidden())
+    (package / "matmul.py").write_text(source)
+    probes = [ProbeCall("call", {"function": name, "args": args}) for name, args in calls]
+    return run_probes(tmp_path, "lora_lab", "matmul", probes, Limits(wall_seconds=20, memory_mb=2048), hide=list(hide))
+
+
+def spy(tmp_path: Path, paths: list[str]) -> dict:
+    report = probe_matmul(tmp_path, SPY.replace("PATHS", repr(paths)), [("relu", [[[1.0]]])], hide=hidden())
     assert report.outcomes[0].ok, report.outcomes[0]
     return json.loads(report.outcomes[0].value["result"][0][0]) | {"isolation": report.isolation}
 
@@ -81,18 +85,15 @@ def test_probe_runtime_holds_no_expected_answers():
 
 
 def test_worker_survives_hostile_return_values(tmp_path):
-    package = tmp_path / "lora_lab"
-    package.mkdir()
-    (package / "matmul.py").write_text(
+    source = (
         "import torch\n"
         "class Liar(float):\n    def __eq__(self, other):\n        return True\n"
         "class Sneaky(torch.Tensor):\n    pass\n"
         "def relu(m):\n    return [[Liar(123.0)]]\n"
         "def add_bias(m, b):\n    return torch.zeros(2).as_subclass(Sneaky)\n"
         "def matrix_multiply(A, B):\n    return object()\n")
-    calls = [ProbeCall("call", {"function": name, "args": args})
-             for name, args in (("relu", [[[1.0]]]), ("add_bias", [[[1.0]], [1.0]]), ("matrix_multiply", [[[1.0]], [[1.0]]]))]
-    report = run_probes(tmp_path, "lora_lab", "matmul", calls, Limits(wall_seconds=20, memory_mb=2048), hide=[])
+    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]]), ("add_bias", [[[1.0]], [1.0]]),
+                                             ("matrix_multiply", [[[1.0]], [[1.0]]])])
     relu, bias, product = (outcome.value["result"] for outcome in report.outcomes)
     assert relu == [[123.0]] and type(relu[0][0]) is float  # the __eq__ trick is gone
     assert bias == {"__unsupported__": "tensor subclass Sneaky"}
@@ -122,16 +123,12 @@ def test_transport_round_trip_and_validation(tmp_path):
 
 
 def test_forged_outcome_files_are_validated(tmp_path):
-    package = tmp_path / "lora_lab"
-    package.mkdir()
     # The student's code overwrites its own result file with garbage after the probe ran.
-    (package / "matmul.py").write_text(
-        "import atexit, pathlib, os\n"
-        "def relu(m):\n"
-        "    out = pathlib.Path(os.getcwd()).parent / 'out'\n"
-        "    atexit.register(lambda: (out / '0000.json').write_text('{\"ok\": \"yes\", \"value\": 1}'))\n"
-        "    return [[0.0]]\n")
-    report = run_probes(tmp_path, "lora_lab", "matmul", [ProbeCall("call", {"function": "relu", "args": [[[1.0]]]})],
-                        Limits(wall_seconds=20, memory_mb=1024), hide=[])
+    source = ("import atexit, pathlib, os\n"
+              "def relu(m):\n"
+              "    out = pathlib.Path(os.getcwd()).parent / 'out'\n"
+              "    atexit.register(lambda: (out / '0000.json').write_text('{\"ok\": \"yes\", \"value\": 1}'))\n"
+              "    return [[0.0]]\n")
+    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])])
     outcome = report.outcomes[0]
     assert not outcome.ok and "could not read the result" in outcome.missing
