@@ -71,8 +71,7 @@ def test_worker_cannot_read_solutions_checks_or_course_file(tmp_path):
     assert seen["isolation"]["namespaces"] and not seen["isolation"]["problems"]
     for path in secrets:
         assert "def " not in seen[path] and "assignments" not in seen[path], f"{path} was readable: {seen[path]!r}"
-    assert seen["network"] in {"OSError", "ConnectionRefusedError"} or "Error" in seen["network"]
-    assert seen["network"] != "connected"
+    assert seen["network"].endswith("Error"), seen["network"]  # no route at all inside the network namespace
     assert seen["pid"] == 1  # its own PID namespace: the grader is invisible to it
 
 

@@ -63,8 +63,8 @@ class Check:
     def judge(self, calls: list[ProbeCall], got: list[Outcome], want: list[Outcome]) -> Verdict | None:
         """Compare student outcomes ``got`` with reference outcomes ``want``.
 
-        Return ``None`` (or raise nothing) for full marks, raise :class:`Fail` for zero, or return a
-        :class:`Verdict` for partial credit.
+        Return ``None`` for full marks, raise :class:`Fail` for zero, or return a :class:`Verdict`
+        for partial credit.
         """
         raise NotImplementedError
 

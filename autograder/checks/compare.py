@@ -11,9 +11,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from ..runtime.transport import UNSUPPORTED_KEY
 from .base import Fail, Outcome, ProbeCall
-
-UNSUPPORTED_KEY = "__unsupported__"
 
 
 def fmt_number(value: float) -> str:

@@ -12,7 +12,7 @@ from .base import Check, Fail, ProbeCall, register
 from .compare import describe_type, expect_number, expect_raises, expect_tensor, field, reference_value, result_of
 from .inputs import torch_generator
 
-close = partial(expect_tensor, rtol=1e-4, atol=1e-5)
+expect_close = partial(expect_tensor, rtol=1e-4, atol=1e-5)
 
 
 def layer_args(rng: random.Random, n_in: int | None = None, n_out: int | None = None, r: int | None = None,
@@ -65,7 +65,7 @@ class ZeroInit(Check):
         if isinstance(B, torch.Tensor) and bool(B.any()):
             raise Fail(f"{what}: lora_B must start at zero (so the update B A is zero and training starts from the "
                        f"pretrained model), but it holds values up to {B.abs().max().item():.3g}")
-        close(field(value, "output", what), value["base_output"],
+        expect_close(field(value, "output", what), value["base_output"],
               f"{what}: layer(x) for a fresh layer must equal base(x)")
 
 
@@ -144,7 +144,7 @@ class Forward(Check):
             expected = reference_value(reference, what)["outputs"]
             for x, output, wanted in zip(args["inputs"], outputs, expected):
                 shown = f"{what}: layer(x) for x of shape {list(x.shape)}"
-                close(output, wanted, shown)
+                expect_close(output, wanted, shown)
                 if output.dtype != wanted.dtype:
                     raise Fail(f"{shown} has dtype {output.dtype}, expected {wanted.dtype}: create lora_A and lora_B "
                                f"with the base weight's dtype and device")
@@ -204,7 +204,7 @@ class Gradients(Check):
         for name in ("lora_A", "lora_B"):
             if grads.get(name) is None:
                 raise Fail(f"{what}, {name}.grad is None: {name} must be a trainable nn.Parameter used in forward")
-            close(grads[name], expected[name], f"{what}, {name}.grad")
+            expect_close(grads[name], expected[name], f"{what}, {name}.grad")
         r, (n_out, n_in) = args["r"], args["weight"].shape
         if value["trainable_numel"] != r * (n_in + n_out) or value["trainable_tensors"] != 2:
             raise Fail(f"{what}: the layer has {value['trainable_tensors']} trainable tensors with "
@@ -227,24 +227,24 @@ class Merge(Check):
         value = result_of(got[0], what)
         expected = reference_value(want[0], what)
         weight = args["weight"]
-        close(field(value, "delta", what), expected["delta"], f"{what}: delta_weight() (scaling * B @ A, shape "
+        expect_close(field(value, "delta", what), expected["delta"], f"{what}: delta_weight() (scaling * B @ A, shape "
                                                                 f"[out_features, in_features])")
         if value["merged_before"] or not value["merged_flag"]:
             raise Fail(f"{what}: merged should be False before merge() and True after it")
-        close(value["merged_weight"], weight + expected["delta"], f"{what}: base.weight after merge() "
+        expect_close(value["merged_weight"], weight + expected["delta"], f"{what}: base.weight after merge() "
                                                                    f"(it should be W0 + delta_weight())")
-        close(value["merged_output"], expected["output"], f"{what}: layer(x) after merge() should equal layer(x) "
+        expect_close(value["merged_output"], expected["output"], f"{what}: layer(x) after merge() should equal layer(x) "
                                                           f"before it (once merged, the forward is the plain linear)")
         if value["second_merge_error"] is None:
-            close(value["weight_after_second_merge"], value["merged_weight"],
+            expect_close(value["weight_after_second_merge"], value["merged_weight"],
                   f"{what}: calling merge() twice must not add the update twice (make it a no-op or an error)")
         if value["unmerged_flag"]:
             raise Fail(f"{what}: merged should be False after unmerge()")
-        close(value["restored_weight"], weight, f"{what}: base.weight after merge() then unmerge() "
+        expect_close(value["restored_weight"], weight, f"{what}: base.weight after merge() then unmerge() "
                                                 f"(unmerge must restore the original weight)")
-        close(value["unmerged_output"], expected["output"], f"{what}: layer(x) after merge() then unmerge()")
+        expect_close(value["unmerged_output"], expected["output"], f"{what}: layer(x) after merge() then unmerge()")
         if value["second_unmerge_error"] is None:
-            close(value["weight_after_second_unmerge"], weight,
+            expect_close(value["weight_after_second_unmerge"], weight,
                   f"{what}: unmerge() on an unmerged layer must not change the weight (a no-op or an error)")
 
 
@@ -275,17 +275,17 @@ class ApplyLora(Check):
                            f"qualified name ends with a target, and nothing else)")
             if not value["returned_model"]:
                 raise Fail(f"{what} should return the model it modified")
-            close(value["after"], value["before"], f"{what}: the model's output right after apply_lora "
+            expect_close(value["after"], value["before"], f"{what}: the model's output right after apply_lora "
                                                    f"(fresh LoRA layers must not change it)")
-            close(value["updated"], expected["updated"], f"{what}: the model's output once the adapted layers get "
+            expect_close(value["updated"], expected["updated"], f"{what}: the model's output once the adapted layers get "
                                                          f"non-zero lora_A and lora_B (are the LoRA layers really in "
                                                          f"the model, in place of the original modules?)")
             if not all(value["merged_flags"]) or any(value["unmerged_flags"]):
                 raise Fail(f"{what}: merge_lora(model) must merge every LoRA layer (merged = True) and "
                            f"unmerge_lora(model) unmerge them all; got merged = {value['merged_flags']} after "
                            f"merge_lora and {value['unmerged_flags']} after unmerge_lora")
-            close(value["merged_output"], value["updated"], f"{what}: the model's output after merge_lora(model)")
-            close(value["unmerged_output"], value["updated"], f"{what}: the model's output after unmerge_lora(model)")
+            expect_close(value["merged_output"], value["updated"], f"{what}: the model's output after merge_lora(model)")
+            expect_close(value["unmerged_output"], value["updated"], f"{what}: the model's output after unmerge_lora(model)")
             shapes = expected["linear_shapes"]
             lora_numel = sum(r * sum(shapes[name]) for name in adapted)
             if value["trainable_numel"] != lora_numel:
@@ -320,7 +320,7 @@ class StateDict(Check):
             raise Fail(f"{what}: expected {expected['keys']} tensors ({expected['numel']} numbers: lora_A and lora_B of "
                        f"each adapted layer, nothing of the frozen base), got {value['keys']} entries with "
                        f"{value['numel']} numbers")
-        close(value["loaded"], value["expected"], "the output of a fresh adapted model after "
+        expect_close(value["loaded"], value["expected"], "the output of a fresh adapted model after "
                                                   "load_lora_state_dict(fresh, lora_state_dict(trained))")
         for case in ("missing", "unexpected"):
             if value[f"{case}_key_error"] is None:
@@ -345,8 +345,8 @@ class Dropout(Check):
         value = result_of(got[0], what)
         expected = reference_value(want[0], what)
         evaluation, train = field(value, "eval", what), field(value, "train", what)
-        close(evaluation[0], expected["eval"][0], f"{what}: layer(x) in eval() mode (dropout must be off)")
-        close(evaluation[1], expected["eval"][0], f"{what}: layer(x) called again in eval() mode")
+        expect_close(evaluation[0], expected["eval"][0], f"{what}: layer(x) in eval() mode (dropout must be off)")
+        expect_close(evaluation[1], expected["eval"][0], f"{what}: layer(x) called again in eval() mode")
         if torch.equal(train[0], train[1]):
             raise Fail(f"{what}: two calls of layer(x) in train() mode gave the same output; dropout is not active")
         residual = (train[0] - value["base_output"]).double()
