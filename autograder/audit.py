@@ -37,6 +37,7 @@ class Entry:
     description: str
     source: str | None             # the module's new source; None for the reference itself
     caught_by: tuple[str, ...] = ()
+    module: str = ""               # the module of the package it replaces, e.g. "persona"
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _constants(path: Path) -> tuple[str, dict]:
 
 def _part_for(assignment: Assignment, module: object, name: str) -> Part:
     for part in assignment.parts:
-        if part.module_name == module:
+        if module in part.module_names:
             return part
     raise AuditError(f"{name}: {module!r} is not the module of any part in course.yml")
 
@@ -114,20 +115,20 @@ def load_mutant(path: Path, assignment: Assignment) -> Entry:
             isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(text, str) for text in pair)
             and pair[0] != pair[1] for pair in patch):
         raise AuditError(f"{path.name}: PATCH must be a non-empty list of (old, new) string pairs that change something")
-    reference = (assignment.solution / assignment.package / f"{part.module_name}.py").read_text(encoding="utf-8")
+    reference = (assignment.solution / assignment.package / f"{values['MODULE']}.py").read_text(encoding="utf-8")
     source = apply_patch(reference, patch, path.name)
     try:
         compile(source, path.name, "exec")
     except SyntaxError as error:
         raise AuditError(f"{path.name}: the patched module does not compile ({error.msg})") from None
-    return Entry("mutant", path.stem, part, description, source, tuple(caught_by))
+    return Entry("mutant", path.stem, part, description, source, tuple(caught_by), values["MODULE"])
 
 
 def load_alternate(path: Path, assignment: Assignment) -> Entry:
     description, values = _constants(path)
     part = _part_for(assignment, values.get("ALTERNATE_FOR"), path.name)
     return Entry("alternate", path.stem, part, description.splitlines()[0] if description else "",
-                 path.read_text(encoding="utf-8"))
+                 path.read_text(encoding="utf-8"), module=values["ALTERNATE_FOR"])
 
 
 def load_catalogue(root: Path, assignment: Assignment, parts: list[str] | None = None) -> list[Entry]:
@@ -145,7 +146,7 @@ def audit_entry(course: Course, assignment: Assignment, entry: Entry, seed: int 
         shutil.copytree(assignment.solution / assignment.package, package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if entry.source is not None:
-            (package / f"{entry.part.module_name}.py").write_text(entry.source, encoding="utf-8")
+            (package / f"{entry.module}.py").write_text(entry.source, encoding="utf-8")
         with open_submission(Path(tmp), assignment.package) as submission:
             report = grade(course, assignment, submission, seed=seed, parts=[entry.part.id])
     return AuditRow(entry, report.parts[0].checks)

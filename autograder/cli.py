@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -118,6 +119,62 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if all(row.ok for row in rows) else 1
 
 
+def _persona_settings(course: Course):
+    if course.persona is None:
+        raise UsageError(f"{course.path} has no persona: section (base model, characters, training defaults)")
+    return course.persona
+
+
+def cmd_persona_train(args: argparse.Namespace) -> int:
+    from .config import PersonaCharacter
+    from .tooling import persona
+    from .tooling.books import BookError
+    from .tooling.models import ModelError
+
+    course = load(args)
+    settings = _persona_settings(course)
+    name = args.character or next(iter(settings.characters))
+    character = settings.find(name)
+    if character is None:
+        if not args.book:
+            known = ", ".join(c.character for c in settings.characters.values())
+            raise UsageError(f"{name!r} is not a character of course.yml ({known}); give --book for a new one")
+        character = PersonaCharacter(id=name.lower().replace(" ", "-"), book=args.book, character=name,
+                                     aliases=tuple(args.alias or ()), system_prompt=None)
+    elif args.book or args.alias:
+        character = replace(character, book=args.book or character.book,
+                            aliases=tuple(args.alias) if args.alias else character.aliases)
+    training = dict(settings.training)
+    for key in ("steps", "lr", "r", "alpha", "batch_size", "max_length", "seed"):
+        if getattr(args, key) is not None:
+            training[key] = getattr(args, key)
+    out = Path(args.out or f"adapters/{character.id}")
+    request = persona.TrainRequest(character, out, args.model or settings.base_model, training, args.download)
+    try:
+        persona.train(course, request)
+    except (BookError, ModelError, persona.PersonaError) as error:
+        raise UsageError(str(error)) from None
+    return 0
+
+
+def cmd_persona_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .tooling import persona
+    from .tooling.models import ModelError
+
+    course = load(args)
+    try:
+        table = persona.evaluate(course, Path(args.adapters), args.model,
+                                 log=lambda line: print(line, file=sys.stderr, flush=True))
+    except (ModelError, persona.PersonaError) as error:
+        raise UsageError(str(error)) from None
+    print(persona.render_table(table))
+    if args.out:
+        Path(args.out).write_text(json.dumps(table, indent=2) + "\n")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     course = load(args)
     for assignment in course.assignments.values():
@@ -152,12 +209,34 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", help="also write the audit as JSON here")
     audit.set_defaults(run=cmd_audit)
 
+    persona = commands.add_parser("persona", help="train and evaluate persona adapters from Gutenberg books")
+    persona_commands = persona.add_subparsers(dest="persona_command", required=True)
+    train = persona_commands.add_parser("train", help="fine-tune one character's adapter (default: the first of course.yml)")
+    train.add_argument("--character", help="a character of course.yml (e.g. Holmes), or a new name with --book")
+    train.add_argument("--book", help="Gutenberg id or path of a .txt (default: the character's book in course.yml)")
+    train.add_argument("--alias", action="append", help="another name of the character (repeatable)")
+    train.add_argument("--out", help="adapter folder (default: adapters/<character id>)")
+    train.add_argument("--model", help="base model: a folder, a .gguf file, a Hugging Face id or "
+                                       "smollm2-135m-instruct (default: course.yml)")
+    train.add_argument("--download", action="store_true", help="download the book from gutenberg.org if not local")
+    for name, kind in (("steps", int), ("lr", float), ("r", int), ("alpha", float), ("batch_size", int),
+                       ("max_length", int), ("seed", int)):
+        train.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help=f"override training.{name}")
+    train.set_defaults(run=cmd_persona_train)
+    evaluate = persona_commands.add_parser("eval", help="perplexity of every adapter on every character's held-out lines")
+    evaluate.add_argument("--adapters", default="adapters", help="folder of adapters trained by `persona train`")
+    evaluate.add_argument("--model", help="base model (default: the one the adapters were trained on)")
+    evaluate.add_argument("--out", help="also write the table as JSON here")
+    evaluate.set_defaults(run=cmd_persona_eval)
+
     validate = commands.add_parser("validate", help="check course.yml and report every problem")
     validate.set_defaults(run=cmd_validate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    # transformers and peft warn about their own deprecations; users of this tool cannot act on them
+    warnings.filterwarnings("ignore", category=FutureWarning)
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

@@ -36,16 +36,26 @@ class CheckSpec:
 class Part:
     id: str
     title: str
-    module: str        # dotted, e.g. "lora_lab.matmul"
+    modules: tuple[str, ...]   # dotted, e.g. ("lora_lab.matmul",); a part may grade several modules
     points: float
     time_budget: float
     memory_mb: int
     checks: tuple[CheckSpec, ...]
 
     @property
+    def module(self) -> str:
+        """The part's first (usually only) module, dotted."""
+        return self.modules[0]
+
+    @property
     def module_name(self) -> str:
-        """The module's name inside the package, e.g. ``matmul``."""
+        """The first module's name inside the package, e.g. ``matmul``."""
         return self.module.split(".", 1)[1]
+
+    @property
+    def module_names(self) -> tuple[str, ...]:
+        """Every module's name inside the package, e.g. ``("persona", "finetune")``."""
+        return tuple(module.split(".", 1)[1] for module in self.modules)
 
 
 @dataclass(frozen=True)
@@ -70,12 +80,43 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class PersonaCharacter:
+    id: str               # short name of the adapter, e.g. "holmes"
+    book: str             # Gutenberg id or path
+    character: str        # the name extract_lines looks for
+    aliases: tuple[str, ...]
+    system_prompt: str | None
+
+
+@dataclass(frozen=True)
+class PersonaSettings:
+    """``persona:`` of course.yml: the base model, the book library, training defaults and characters."""
+
+    base_model: str
+    library: Path | None
+    training: dict[str, float]
+    characters: dict[str, PersonaCharacter]
+
+    def find(self, name: str) -> PersonaCharacter | None:
+        """A character by id or by name, ignoring case."""
+        for character in self.characters.values():
+            if name.lower() in (character.id.lower(), character.character.lower()):
+                return character
+        return None
+
+
+TRAINING_DEFAULTS = {"r": 8, "alpha": 16, "dropout": 0.05, "steps": 150, "lr": 5e-4, "batch_size": 4,
+                     "max_length": 128, "seed": 0, "held_out": 0.1}
+
+
+@dataclass(frozen=True)
 class Course:
     path: Path
     root: Path
     name: str
     short: str
     assignments: dict[str, Assignment]
+    persona: PersonaSettings | None = None
 
     def assignment(self, assignment_id: str | None = None) -> Assignment:
         """The named assignment, or the only one when ``assignment_id`` is ``None``."""
@@ -151,7 +192,7 @@ def load_course(path: Path | str, known_checks: set[str] | None = None) -> Cours
 
     read = _Reader()
     root = path.parent
-    top = read.mapping(data, "(top level)", {"course", "assignments"}, {"course", "assignments"})
+    top = read.mapping(data, "(top level)", {"course", "assignments", "persona"}, {"course", "assignments"})
     course = read.mapping(top.get("course", {}), "course", {"name", "short"}, {"name"})
     name = read.text(course, "name", "course")
     short = read.text(course, "short", "course", default="course")
@@ -165,9 +206,10 @@ def load_course(path: Path | str, known_checks: set[str] | None = None) -> Cours
             assignments[assignment.id] = assignment
     if not isinstance(raw_assignments, dict):
         read.problems.append(f"assignments: must be a mapping, got {type(raw_assignments).__name__}")
+    persona = _load_persona(read, root, top["persona"]) if "persona" in top else None
     if read.problems:
         raise ConfigError(path, read.problems)
-    return Course(path=path, root=root, name=name, short=short, assignments=assignments)
+    return Course(path=path, root=root, name=name, short=short, assignments=assignments, persona=persona)
 
 
 def _load_assignment(read: _Reader, root: Path, assignment_id: str, raw: Any,
@@ -206,12 +248,7 @@ def _load_part(read: _Reader, key: str, raw: Any, package: str, solution: Path, 
     if not data:
         return None
     part_id = read.text(data, "id", key)
-    module = read.text(data, "module", key)
-    if module and (not module.startswith(package + ".") or module.count(".") != 1):
-        read.problems.append(f"{key}.module: must name a module of package {package!r} like "
-                             f"'{package}.name', got {module!r}")
-    elif module and solution.is_dir() and not (solution / (module.replace(".", "/") + ".py")).is_file():
-        read.problems.append(f"{key}.module: {module} has no file {module.replace('.', '/')}.py in {solution}")
+    modules = _modules(read, data, key, package, solution)
     points = read.number(data, "points", key)
     checks = []
     raw_checks = data.get("checks", [])
@@ -234,7 +271,56 @@ def _load_part(read: _Reader, key: str, raw: Any, package: str, solution: Path, 
     total = sum(check.points for check in checks)
     if checks and points and abs(total - points) > 1e-9:
         read.problems.append(f"{key}.points: is {points:g} but its checks add up to {total:g}")
-    return Part(id=part_id, title=read.text(data, "title", key), module=module, points=points,
+    return Part(id=part_id, title=read.text(data, "title", key), modules=modules, points=points,
                 time_budget=read.number(data, "time_budget", key, default=60),
                 memory_mb=int(read.number(data, "memory_mb", key, default=2048, minimum=255)),
                 checks=tuple(checks))
+
+
+def _modules(read: _Reader, data: dict, key: str, package: str, solution: Path) -> tuple[str, ...]:
+    """``module``: one dotted module name of the package, or a list of them."""
+    raw = data.get("module")
+    names = raw if isinstance(raw, list) and raw else [raw]
+    modules = []
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            read.problems.append(f"{key}.module: must be a module name or a list of them, got {raw!r}")
+        elif not name.startswith(package + ".") or name.count(".") != 1:
+            read.problems.append(f"{key}.module: must name a module of package {package!r} like "
+                                 f"'{package}.name', got {name!r}")
+        elif solution.is_dir() and not (solution / (name.replace(".", "/") + ".py")).is_file():
+            read.problems.append(f"{key}.module: {name} has no file {name.replace('.', '/')}.py in {solution}")
+        else:
+            modules.append(name)
+    return tuple(modules) or ("",)
+
+
+def _load_persona(read: _Reader, root: Path, raw: Any) -> PersonaSettings:
+    data = read.mapping(raw, "persona", {"base_model", "library", "training", "characters"}, {"characters"})
+    training = dict(TRAINING_DEFAULTS)
+    given = read.mapping(data.get("training", {}), "persona.training", set(TRAINING_DEFAULTS), set())
+    for name, value in given.items():
+        if name in TRAINING_DEFAULTS:
+            minimum = -1 if name in ("seed", "dropout") else 0
+            training[name] = read.number(given, name, "persona.training", minimum=minimum)
+    if not 0 < training["held_out"] < 1 or not 0 <= training["dropout"] < 1:
+        read.problems.append("persona.training: held_out must be in (0, 1) and dropout in [0, 1)")
+    characters = {}
+    raw_characters = data.get("characters", {})
+    if not isinstance(raw_characters, dict) or not raw_characters:
+        read.problems.append("persona.characters: must map character ids to {book, character}")
+        raw_characters = {}
+    for character_id, raw_character in raw_characters.items():
+        key = f"persona.characters.{character_id}"
+        entry = read.mapping(raw_character, key, {"book", "character", "aliases", "system_prompt"}, {"book", "character"})
+        aliases = entry.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(alias, str) for alias in aliases):
+            read.problems.append(f"{key}.aliases: must be a list of names")
+            aliases = []
+        characters[str(character_id)] = PersonaCharacter(
+            id=str(character_id), book=str(entry.get("book", "")), character=read.text(entry, "character", key),
+            aliases=tuple(aliases), system_prompt=entry.get("system_prompt"))
+    library = data.get("library")
+    return PersonaSettings(base_model=read.text(data, "base_model", "persona", default="smollm2-135m-instruct"),
+                           library=(root / library) if isinstance(library, str) else None,
+                           training=training, characters=characters)

@@ -40,11 +40,10 @@ class Reference:
         return importlib.import_module(f"{self.alias}.{name}")
 
     def run(self, module_name: str, calls: list[ProbeCall]) -> list[Outcome]:
-        module = self.module(module_name)
         outcomes = []
         for call in calls:
             try:
-                value = get_probe(call.probe)(module, **_round_trip(call.args))
+                value = get_probe(call.probe)(self.module(call.module or module_name), **_round_trip(call.args))
                 outcomes.append(Outcome(ok=True, value=_round_trip(value)))
             except Exception as error:  # noqa: BLE001 - recorded; checks expecting errors rely on it
                 outcomes.append(Outcome(ok=False, error=describe_exception(error, self.solution)))

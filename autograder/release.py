@@ -2,7 +2,8 @@
 
 In solution files, code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` is replaced by
 ``raise NotImplementedError("TODO: <hint>")``, where the hint comes from an optional ``# TODO: <hint>``
-comment right above the block (kept in the stub). The student README is rendered from its template with
+comment right above the block (kept in the stub). A block at module level (the reference's own helpers and
+constants) is removed whole: students write whatever helpers they like. The student README is rendered from its template with
 the points from ``course.yml`` (``{{ points_table }}``, ``{{ total_points }}``, ``{{ points:<part> }}``).
 Everything else in the solution folder is copied as is; hidden checks live in ``autograder/`` and can
 never reach the release.
@@ -57,10 +58,12 @@ def strip_solutions(source: str, filename: str = "<solution>") -> str:
         indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
         above = lines[begin - 1].strip() if begin else ""
         hint = above[len(TODO):].strip() if above.startswith(TODO) else "implement this"
-        output.append(f"{indent}raise NotImplementedError({f'TODO: {hint}'!r})\n")
+        if indent:
+            output.append(f"{indent}raise NotImplementedError({f'TODO: {hint}'!r})\n")
         cursor = end + 1
     output += lines[cursor:]
-    stub = "".join(output)
+    # A removed module-level block leaves its surrounding blank lines behind; keep at most two.
+    stub = re.sub(r"\n{4,}", "\n\n\n", "".join(output)).rstrip("\n") + "\n"
     try:
         compile(stub, filename, "exec")
     except SyntaxError as error:
@@ -73,7 +76,8 @@ def render_readme(template: str, assignment: Assignment, filename: str = "README
     """Fill the README template's placeholders with the structure and points of ``course.yml``."""
     table = ["| part | module | what you build | points |", "| --- | --- | --- | --- |"]
     for part in assignment.parts:
-        table.append(f"| `{part.id}` | `{part.module.replace('.', '/')}.py` | {part.title} | {part.points:g} |")
+        files = ", ".join(f"`{module.replace('.', '/')}.py`" for module in part.modules)
+        table.append(f"| `{part.id}` | {files} | {part.title} | {part.points:g} |")
     table.append(f"| | | **total** | **{assignment.points:g}** |")
     values = {"points_table": "\n".join(table), "total_points": f"{assignment.points:g}"}
     values.update({f"points:{part.id}": f"{part.points:g}" for part in assignment.parts})

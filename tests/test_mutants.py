@@ -28,7 +28,7 @@ def test_every_check_is_covered_by_a_mutant(assignment):
 @pytest.mark.parametrize("path", MUTANT_FILES, ids=[path.stem for path in MUTANT_FILES])
 def test_mutant_is_caught(path, course, assignment):
     mutant = load_mutant(path, assignment)  # validates the file: docstring, MODULE, CAUGHT_BY, PATCH applies
-    assert path.stem.startswith(f"{mutant.part.module_name}_")
+    assert path.stem.startswith(f"{mutant.module}_")
     row = audit_entry(course, assignment, mutant)
     summary = "\n".join(f"  {check.spec.id}: {check.status} {check.feedback!r}" for check in row.checks)
     assert row.ok, f"mutant {mutant.name} ({mutant.description}) was {row.outcome}; the grade said:\n{summary}"

@@ -11,7 +11,7 @@ import pkgutil
 
 from .base import CHECKS, Check, Fail, Outcome, ProbeCall, Verdict
 
-_HELPERS = {"base", "compare", "inputs"}
+_HELPERS = {"base", "compare", "inputs", "passages"}
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _HELPERS:

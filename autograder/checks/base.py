@@ -15,10 +15,14 @@ from typing import Any, ClassVar
 
 @dataclass(frozen=True)
 class ProbeCall:
-    """One probe to run: its name (see ``runtime.probes.get_probe``) and its keyword arguments."""
+    """One probe to run: its name (see ``runtime.probes.get_probe``), its keyword arguments, and the
+    module of the student's package it runs on (``None``: the part's first module). ``context`` is for
+    the judge only (an answer key, a label) and never leaves the grading process."""
 
     probe: str
     args: dict[str, Any] = field(default_factory=dict)
+    module: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,10 @@ def import_student_module(package: str, module: str, submission_root: Path) -> t
     package_dir = submission_root / package
     if not (package_dir / f"{module}.py").is_file():
         raise ModuleNotFoundError(f"{package}/{module}.py is missing from your submission")
-    parent = types.ModuleType(package)
-    parent.__path__ = [str(package_dir)]
-    sys.modules[package] = parent
+    if package not in sys.modules:
+        parent = types.ModuleType(package)
+        parent.__path__ = [str(package_dir)]
+        sys.modules[package] = parent
     return importlib.import_module(f"{package}.{module}")
 
 
@@ -67,18 +68,23 @@ def main(workdir: Path) -> None:
     sys.path.insert(0, str(submission_root))
     os.chdir(workdir / "scratch")
 
-    try:
-        module = import_student_module(job["package"], job["module"], submission_root)
-    except BaseException as error:  # noqa: BLE001 - anything the student's import does is reported
-        transport.write(out / "import", {"ok": False, "error": describe_exception(error, submission_root)})
-        return
+    modules: dict[str, types.ModuleType] = {}
+    if job["module"]:  # a part of one module imports it first, so that an import error is reported once
+        try:
+            modules[job["module"]] = import_student_module(job["package"], job["module"], submission_root)
+        except BaseException as error:  # noqa: BLE001 - anything the student's import does is reported
+            transport.write(out / "import", {"ok": False, "error": describe_exception(error, submission_root)})
+            return
     transport.write(out / "import", {"ok": True})
 
     for index in range(job["start"], len(job["probes"])):
         call = job["probes"][index]
         started = time.perf_counter()
         try:
-            value = get_probe(call["probe"])(module, **call["args"])
+            name = call["module"]
+            if name not in modules:  # an import error here costs only the probes of this module
+                modules[name] = import_student_module(job["package"], name, submission_root)
+            value = get_probe(call["probe"])(modules[name], **call["args"])
             outcome = {"ok": True, "value": value}
         except BaseException as error:  # noqa: BLE001 - SystemExit and friends are student errors too
             outcome = {"ok": False, "error": describe_exception(error, submission_root)}

@@ -90,10 +90,15 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path])
     config = {
         "workdir": str(workdir),
         "cwd": str(workdir / "scratch"),
-        "argv": [sys.executable, "-I", "-c", code],
+        # -W: the libraries' own deprecation notices are not the student's output
+        "argv": [sys.executable, "-I", "-W", "ignore::FutureWarning", "-W", "ignore::DeprecationWarning", "-c", code],
         "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir / "scratch"),
                 "TMPDIR": str(workdir / "scratch"), "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
-                "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
+                "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+                # transformers, datasets and the Hub client must never try the network or the user's caches
+                "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                "HF_HOME": str(workdir / "scratch" / "hf"), "TOKENIZERS_PARALLELISM": "false",
+                "MPLCONFIGDIR": str(workdir / "scratch"), "TQDM_DISABLE": "1"},
         "hide": [str(path) for path in hide],
         "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": max(1, int(cpu_seconds + 0.999)),
                    "file_mb": limits.file_mb, "processes": limits.processes, "open_files": limits.open_files},
@@ -132,7 +137,7 @@ def _why_it_stopped(returncode: int | None, timed_out: bool, limits: Limits) -> 
 
 def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCall], limits: Limits,
                hide: list[Path], resume_at: list[int] | None = None) -> WorkerReport:
-    """Run ``calls`` on ``package.module`` of the submission folder ``submission`` in the sandbox.
+    """Run ``calls`` on ``package.module`` (or the module a call names) of the folder ``submission`` in the sandbox.
 
     ``hide`` lists paths the worker must not see (solutions, hidden checks, the course repository).
     ``resume_at[i]`` is where to restart when call ``i`` kills the worker (the first call of the next
@@ -140,6 +145,9 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
     call; never raises because of anything the student's code did.
     """
     resume_at = resume_at or list(range(1, len(calls) + 1))
+    # When every call runs on ``module`` the worker imports it once up front and reports a failure once;
+    # calls on other modules of the package import them when first needed.
+    single = module if all(call.module in (None, module) for call in calls) else None
     outcomes: list[Outcome | None] = [None] * len(calls)
     report = WorkerReport(outcomes=[])
     started = time.monotonic()
@@ -154,8 +162,9 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                 break
             for stale in (workdir / "out").iterdir():
                 stale.unlink()
-            transport.write(workdir / "job", {"package": package, "module": module, "start": start,
-                                              "probes": [{"probe": c.probe, "args": c.args} for c in calls]})
+            transport.write(workdir / "job", {"package": package, "module": single, "start": start,
+                                              "probes": [{"probe": c.probe, "args": c.args, "module": c.module or module}
+                                                         for c in calls]})
             process = _launch(workdir, limits, remaining, hide)
             report.launches += 1
             drain = _OutputDrain(process.stdout)

@@ -1,0 +1,430 @@
+"""Hidden checks of part ``finetune``: the persona data pipeline (``persona.py``) and PEFT training
+(``finetune.py``).
+
+The extraction checks grade against the answer key of seeded synthetic passages (``passages``), not
+against the reference, and give partial credit by precision and recall. The training checks run on a
+tiny random Llama built from a seed on both sides; only what must be exact (token ids, labels, parameter
+counts, perplexity) is compared with the reference.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+from . import passages
+from .base import Check, Fail, ProbeCall, Verdict, register
+from .compare import expect_number, expect_raises, expect_tensor, field, fmt_value, reference_value, result_of
+
+BODY_WORDS = ("the", "moor", "was", "silent", "and", "a", "lamp", "burned", "in", "window", "of", "old", "hall",
+              "where", "nobody", "had", "lived", "for", "years", "yet", "smoke", "rose", "from", "chimney")
+QUOTES_LINES = ("You see, but you do not observe.", "The game is afoot.", "I am lost without my Boswell.",
+                "There is nothing like first-hand evidence.", "My mind rebels at stagnation.",
+                "It is a capital mistake to theorise before one has data.", "Come at once if convenient.")
+
+
+def _persona(function: str, *args, **kwargs) -> ProbeCall:
+    return ProbeCall("call", {"function": function, "args": list(args), "kwargs": kwargs}, module="persona")
+
+
+def _body(rng: random.Random) -> str:
+    paragraphs = []
+    for _ in range(rng.randint(3, 5)):
+        words = [rng.choice(BODY_WORDS) for _ in range(rng.randint(20, 40))]
+        paragraphs.append(" ".join(words).capitalize() + ".")
+    return "CHAPTER I.\n\n" + "\n\n".join(paragraphs)
+
+
+def _gutenberg(body: str, title: str, style: str) -> str:
+    if style == "modern":
+        return (f"The Project Gutenberg eBook of {title}\n\nThis ebook is for the use of anyone anywhere in the "
+                f"United States and\nmost other parts of the world at no cost.\n\nTitle: {title}\n\nLanguage: English\n\n"
+                f"*** START OF THE PROJECT GUTENBERG EBOOK {title.upper()} ***\n\n\n{body}\n\n\n"
+                f"*** END OF THE PROJECT GUTENBERG EBOOK {title.upper()} ***\n\nUpdated editions will replace the "
+                f"previous one.\n\nSTART: FULL LICENSE\n\nTHE FULL PROJECT GUTENBERG LICENSE\n")
+    if style == "older":
+        return (f"The Project Gutenberg EBook of {title}, by A. Writer\n\nThis eBook is for the use of anyone\n\n"
+                f"*** START OF THIS PROJECT GUTENBERG EBOOK {title.upper()} ***\n\n\n\n\n"
+                f"{body}\n\n\n\nEnd of the Project Gutenberg EBook of {title}, by A. Writer\n\n"
+                f"*** END OF THIS PROJECT GUTENBERG EBOOK {title.upper()} ***\n\n***** This file should be named 1.txt\n")
+    return (f"**The Project Gutenberg Etext of {title}**\n\n*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver.04.29.93*END*\n\n"
+            f"{body}\n\nEnd of Project Gutenberg's {title}, by A. Writer\n")
+
+
+@register
+class StripGutenberg(Check):
+    id = "finetune/strip_gutenberg"
+    title = "strip_gutenberg removes the header, footer and license of every edition style and keeps clean text"
+
+    STYLES = ("modern", "older", "small print", "modern, Windows line endings", "already clean")
+
+    def plan(self, rng):
+        calls = []
+        for style in self.STYLES:
+            body = _body(rng)
+            if style == "already clean":
+                text = body + "\n"
+            else:
+                text = _gutenberg(body, rng.choice(("The Silent Moor", "A Lamp in the Window")), style.split(",")[0])
+            if "Windows" in style:
+                text = text.replace("\n", "\r\n")
+            calls.append(ProbeCall("call", {"function": "strip_gutenberg", "args": [text]}, module="persona",
+                                   context={"body": body}))
+        return calls
+
+    def judge(self, calls, got, want):
+        for style, call, outcome in zip(self.STYLES, calls, got):
+            what = f"strip_gutenberg on a book with a {style} header and footer" if style != "already clean" else \
+                "strip_gutenberg on text that has no Project Gutenberg header"
+            text = field(result_of(outcome, what), "result", what)
+            if not isinstance(text, str):
+                raise Fail(f"{what}: expected a str, got {fmt_value(text)}")
+            if "\r" in text:
+                raise Fail(f"{what}: the result still contains '\\r'; normalise line endings to '\\n'")
+            body, original = call.context["body"], call.args["args"][0]
+            if style == "already clean":
+                if text != original:
+                    raise Fail(f"{what}: clean text must come back unchanged, but it changed "
+                               f"(length {len(original)} -> {len(text)})")
+                continue
+            if text.strip() == body:
+                continue
+            for marker in ("START OF", "SMALL PRINT", "END OF", "End of", "LICENSE", "Title:"):
+                if marker in text and marker not in body:
+                    raise Fail(f"{what}: the result still contains {marker!r}; everything up to the start marker's "
+                               f"line and from the first footer line on must go")
+            raise Fail(f"{what}: expected exactly the book's text between the markers; yours starts with "
+                       f"{text.strip()[:60]!r} and ends with {text.strip()[-60:]!r}")
+
+
+def _score_lines(got: list, passage: passages.Passage, what: str) -> tuple[float, float, str]:
+    """Precision and recall of ``got`` against the passage's answer key, and an example of each kind of error."""
+    if not isinstance(got, list) or not all(isinstance(line, str) for line in got):
+        raise Fail(f"{what}: expected a list of str, got {fmt_value(got)}")
+    want = passage.lines
+    common = sum((Counter(got) & Counter(want)).values())
+    precision = common / len(got) if got else (1.0 if not want else 0.0)
+    recall = common / len(want) if want else 1.0
+    notes = []
+    missed = [turn for turn in passage.turns if turn.speaker == passage.character and turn.words not in got]
+    if missed:
+        notes.append(f"missed ({missed[0].form}): {missed[0].words!r}")
+    wrong = [line for line in got if line not in want]
+    if wrong:
+        turn = next((turn for turn in passage.turns if turn.words == wrong[0]), None)
+        why = f"said by {turn.speaker or 'nobody named'}, {turn.form}" if turn else "not a line of the passage as written"
+        notes.append(f"wrongly included ({why}): {wrong[0]!r}")
+    if not notes and got != want:
+        notes.append("the right lines, but not in the order of the text")
+    return precision, recall, "; ".join(notes)
+
+
+class ExtractCheck(Check):
+    """Extraction on hidden passages: full marks at precision and recall >= 0.95, half at >= 0.75."""
+
+    def judge(self, calls, got, want):
+        worst, problems = 1.0, []
+        for call, outcome in zip(calls, got):
+            passage = passages.Passage(call.args["args"][0], call.args["args"][1], tuple(call.args["args"][2]),
+                                       call.context["turns"])
+            what = f"extract_lines(passage, {passage.character!r}, aliases={list(passage.aliases)}) on a {call.context['kind']}"
+            value = field(result_of(outcome, what), "result", what)
+            precision, recall, note = _score_lines(value, passage, what)
+            score = min(precision, recall) - (0.01 if note else 0.0)
+            worst = min(worst, score)
+            if note:
+                problems.append(f"{what}: precision {precision:.2f}, recall {recall:.2f} "
+                                f"({len(passage.lines)} lines expected); {note}")
+        if not problems:
+            return None
+        fraction = 1.0 if worst >= 0.95 else 0.5 if worst >= 0.75 else 0.0
+        return Verdict(fraction, "\n".join(problems[:3]))
+
+
+def _extract_call(passage: passages.Passage, kind: str) -> ProbeCall:
+    return ProbeCall("call", {"function": "extract_lines", "args": [passage.text, passage.character, list(passage.aliases)]},
+                     module="persona", context={"turns": passage.turns, "kind": kind})
+
+
+@register
+class ExtractNovel(ExtractCheck):
+    id = "finetune/extract_novel"
+    title = "extract_lines on novels: attributions either side of a quote, pronouns, split and continued speeches"
+
+    def plan(self, rng):
+        return [_extract_call(passages.novel(rng), "novel passage with curly quotes"),
+                _extract_call(passages.novel(rng, straight=True), "novel passage with straight quotes")]
+
+
+@register
+class ExtractPlay(ExtractCheck):
+    id = "finetune/extract_play"
+    title = "extract_lines on plays: speaker tags, speeches on the tag's line, stage directions removed"
+
+    def plan(self, rng):
+        return [_extract_call(passages.play(rng), "play")]
+
+
+@register
+class Examples(Check):
+    id = "finetune/examples"
+    title = "build_examples: system, user (the line before, or the neutral prompt) and assistant turns"
+
+    def plan(self, rng):
+        passage = passages.novel(rng, turns=10)
+        system = f"You are {passage.character}. Speak as {passage.character} speaks."
+        return [_persona("build_examples", passage.text, passage.character, list(passage.aliases), system),
+                _persona("build_examples", passage.text, passage.character, list(passage.aliases))]
+
+    def judge(self, calls, got, want):
+        for index, (call, outcome, reference) in enumerate(zip(calls, got, want)):
+            system = "a given system prompt" if index == 0 else "the default system prompt"
+            what = f"build_examples(passage, {call.args['args'][1]!r}, ...) with {system}"
+            value = field(result_of(outcome, what), "result", what)
+            expected = reference_value(reference, what)["result"]
+            if not isinstance(value, list) or not all(isinstance(e, dict) and isinstance(e.get("messages"), list)
+                                                      for e in value):
+                raise Fail(f"{what}: expected a list of {{'messages': [...]}} dicts, got {fmt_value(value)}")
+            if len(value) != len(expected):
+                raise Fail(f"{what}: expected {len(expected)} examples (one per line of the character), got {len(value)}")
+            for number, (example, wanted) in enumerate(zip(value, expected)):
+                messages, wanted_messages = example["messages"], wanted["messages"]
+                roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
+                if roles != ["system", "user", "assistant"]:
+                    raise Fail(f"{what}: example {number} has roles {roles}, expected ['system', 'user', 'assistant']")
+                for message, wanted_message in zip(messages, wanted_messages):
+                    if message.get("content") != wanted_message["content"]:
+                        role = message["role"]
+                        hint = {"system": "the system prompt (given, or default_system_prompt(character))",
+                                "user": "the utterance just before the line, when someone else said it; else NEUTRAL_PROMPT",
+                                "assistant": "the character's line"}[role]
+                        raise Fail(f"{what}: example {number}, the {role} message should be {hint}: expected "
+                                   f"{wanted_message['content']!r}, got {message.get('content')!r}")
+
+
+def _chat(rng: random.Random, reply: str) -> dict:
+    return {"messages": [{"role": "system", "content": "You are Holmes."},
+                         {"role": "user", "content": rng.choice(QUOTES_LINES)},
+                         {"role": "assistant", "content": reply}]}
+
+
+@register
+class Labels(Check):
+    id = "finetune/labels"
+    title = "tokenize_examples: the chat template, labels -100 on the prompt and the ids on the reply, truncation"
+
+    def plan(self, rng):
+        examples = [_chat(rng, rng.choice(QUOTES_LINES)) for _ in range(3)]
+        short = rng.randint(60, 75)  # cuts into the reply of most examples, and drops one whose prompt is longer
+        long_prompt = _chat(rng, "Quite so.")
+        long_prompt["messages"][1]["content"] = " ".join(QUOTES_LINES)
+        bad = _chat(rng, "Indeed.")
+        bad["messages"] = bad["messages"][:2]
+        return [ProbeCall("finetune.tokenize", {"examples": examples, "max_length": 512}),
+                ProbeCall("finetune.tokenize", {"examples": [*examples, long_prompt], "max_length": short}),
+                ProbeCall("finetune.tokenize", {"examples": [bad], "max_length": 512}),
+                ProbeCall("finetune.tokenize", {"examples": examples, "max_length": 0})]
+
+    def judge(self, calls, got, want):
+        for call, outcome, reference in zip(calls[:2], got[:2], want[:2]):
+            what = f"tokenize_examples({len(call.args['examples'])} examples, tokenizer, max_length={call.args['max_length']})"
+            value = result_of(outcome, what)
+            expected = reference_value(reference, what)
+            if not field(value, "type", what).startswith("datasets."):
+                raise Fail(f"{what}: expected a datasets.Dataset, got {value['type']}")
+            missing = [name for name in ("input_ids", "attention_mask", "labels") if name not in value["columns"]]
+            if missing:
+                raise Fail(f"{what}: the dataset has no column {missing[0]!r} (it has {value['columns']})")
+            rows, wanted = value["rows"], expected["rows"]
+            if len(rows["input_ids"]) != len(wanted["input_ids"]):
+                raise Fail(f"{what}: expected {len(wanted['input_ids'])} rows, got {len(rows['input_ids'])} (an example "
+                           f"with no reply token left after truncation is dropped; no other is)")
+            for name in ("input_ids", "labels", "attention_mask"):
+                for number, (row, wanted_row) in enumerate(zip(rows[name], wanted[name])):
+                    if row == wanted_row:
+                        continue
+                    if len(row) != len(wanted_row):
+                        raise Fail(f"{what}: row {number} {name} has {len(row)} tokens, expected {len(wanted_row)} "
+                                   f"(the whole conversation from apply_chat_template, cut to max_length)")
+                    position = next(i for i, (a, b) in enumerate(zip(row, wanted_row)) if a != b)
+                    hint = ""
+                    if name == "labels":
+                        prompt = wanted_row.count(-100)
+                        hint = (f"; the first {prompt} tokens are the prompt (system, user and the generation prompt "
+                                f"'<|im_start|>assistant\\n') and must be -100, every token after them keeps its id")
+                    raise Fail(f"{what}: row {number} {name}[{position}] is {row[position]}, expected "
+                               f"{wanted_row[position]}{hint}")
+        expect_raises(got[2], "ValueError", "tokenize_examples on an example whose last message is the user's")
+        expect_raises(got[3], "ValueError", "tokenize_examples with max_length=0")
+
+
+@register
+class LoraConfigCheck(Check):
+    id = "finetune/lora_config"
+    title = "make_lora_config: rank, alpha, dropout, target modules, causal-LM task; ValueError for bad values"
+
+    def plan(self, rng):
+        custom = {"r": rng.choice([4, 16]), "alpha": float(rng.choice([8, 32])), "dropout": 0.1,
+                  "target_modules": ["q_proj", "v_proj"]}
+        return [ProbeCall("finetune.lora_config", {"kwargs": {}}, module="finetune"),
+                ProbeCall("finetune.lora_config", {"kwargs": custom}, module="finetune"),
+                ProbeCall("finetune.lora_config", {"kwargs": {"r": 0}}, module="finetune"),
+                ProbeCall("finetune.lora_config", {"kwargs": {"dropout": 1.0}}, module="finetune")]
+
+    def judge(self, calls, got, want):
+        for call, outcome, reference in zip(calls[:2], got[:2], want[:2]):
+            what = f"make_lora_config({', '.join(f'{k}={v!r}' for k, v in call.args['kwargs'].items())})"
+            value = result_of(outcome, what)
+            expected = reference_value(reference, what)
+            for key in ("type", "r", "lora_alpha", "lora_dropout", "target_modules", "task_type", "bias"):
+                if field(value, key, what) != expected[key]:
+                    raise Fail(f"{what}: {key} is {value[key]!r}, expected {expected[key]!r}")
+        expect_raises(got[2], "ValueError", "make_lora_config(r=0)")
+        expect_raises(got[3], "ValueError", "make_lora_config(dropout=1.0)")
+
+
+def _training_args(rng: random.Random, steps: int) -> dict:
+    texts = [f"{rng.choice(('Holmes', 'Watson'))}: {line}" for line in rng.sample(QUOTES_LINES, 6)]
+    return {"model_seed": rng.randint(0, 10_000), "texts": texts, "steps": steps, "lr": 0.01, "batch_size": 4,
+            "seed": rng.randint(0, 10_000), "r": rng.choice([4, 8]), "alpha": 16.0,
+            "targets": rng.choice([["q_proj", "k_proj", "v_proj", "o_proj"], ["q_proj", "v_proj"]])}
+
+
+def _describe_training(args: dict) -> str:
+    return (f"train_adapter(tiny Llama, steps={args['steps']}, lr={args['lr']}, batch_size={args['batch_size']}, "
+            f"seed={args['seed']}) with LoRA r={args['r']} on {', '.join(args['targets'])}")
+
+
+@register
+class Trainable(Check):
+    id = "finetune/trainable"
+    title = "train_adapter trains only the LoRA factors, counts them right, and leaves the base weights unchanged"
+
+    def plan(self, rng):
+        return [ProbeCall("finetune.train", _training_args(rng, steps=3), module="finetune")]
+
+    def judge(self, calls, got, want):
+        what = _describe_training(calls[0].args)
+        value = result_of(got[0], what)
+        expected = reference_value(want[0], what)
+        others = field(value, "requires_grad_other", what)
+        if others:
+            raise Fail(f"{what}: parameters outside the adapter are trainable ({', '.join(others)}); wrap the model "
+                       f"with get_peft_model so that only lora_A and lora_B train")
+        if value["base_changed"]:
+            raise Fail(f"{what}: the base model's weights changed during training ({value['base_changed'][0]}, ...); "
+                       f"only the adapter may train")
+        if value["model_type"] != expected["model_type"]:
+            raise Fail(f"{what}: TrainingResult.model should be the {expected['model_type']} that was trained, "
+                       f"got {value['model_type']}")
+        expect_number(value["trainable_params"], expected["trainable_params"],
+                      f"{what}: TrainingResult.trainable_params (the LoRA factors: r x (in + out) per adapted layer)",
+                      kind=int)
+        expect_number(value["total_params"], expected["total_params"],
+                      f"{what}: TrainingResult.total_params (every parameter of the wrapped model)", kind=int)
+
+
+@register
+class LossFalls(Check):
+    id = "finetune/loss_falls"
+    title = "a short seeded run records one loss per step, the loss falls, and the same seed gives the same losses"
+
+    def plan(self, rng):
+        return [ProbeCall("finetune.train", {**_training_args(rng, steps=30), "repeat": True}, module="finetune")]
+
+    def judge(self, calls, got, want):
+        args = calls[0].args
+        what = _describe_training(args)
+        value = result_of(got[0], what)
+        losses = field(value, "losses", what)
+        if not isinstance(losses, list) or len(losses) != args["steps"]:
+            raise Fail(f"{what}: TrainingResult.losses should hold one float per step ({args['steps']}), got "
+                       f"{fmt_value(losses)}")
+        if not all(math.isfinite(loss) for loss in losses):
+            raise Fail(f"{what}: a loss is NaN or infinite: {fmt_value(losses)}")
+        first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+        if not last <= 0.85 * first:
+            raise Fail(f"{what}: the mean loss of the last 5 steps ({last:.3f}) should be at most 0.85 x that of the "
+                       f"first 5 ({first:.3f}); is the optimizer stepping on the adapter's parameters, and the loss "
+                       f"computed on the labels?")
+        repeat = value.get("repeat_losses")
+        if not isinstance(repeat, list) or any(abs(a - b) > 1e-5 * max(1.0, abs(b)) for a, b in zip(repeat, losses)):
+            raise Fail(f"{what}: a second run with the same seed gave different losses ({fmt_value(repeat)} against "
+                       f"{fmt_value(losses)}); seed every random choice (torch.manual_seed, the data order)")
+        tokens = value.get("tokens_per_second")
+        if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or not tokens > 0:
+            raise Fail(f"{what}: TrainingResult.tokens_per_second should be a positive number, got {fmt_value(tokens)}")
+
+
+@register
+class SaveLoad(Check):
+    id = "finetune/save_load"
+    title = "save_adapter writes a PEFT adapter (LoRA factors only) that PeftModel.from_pretrained loads exactly"
+
+    def plan(self, rng):
+        args = _training_args(rng, steps=4)
+        return [ProbeCall("finetune.save_and_load", {**args, "probe_ids": [rng.randrange(256) for _ in range(12)]},
+                          module="finetune")]
+
+    def judge(self, calls, got, want):
+        what = "save_adapter(trained model, folder), then PeftModel.from_pretrained(fresh base, folder)"
+        value = result_of(got[0], what)
+        files = field(value, "files", what)
+        for name in ("adapter_config.json", "adapter_model.safetensors"):
+            if name not in files:
+                raise Fail(f"{what}: the folder has no {name} (it holds {sorted(files)}); use the PeftModel's "
+                           f"save_pretrained")
+        strays = [key for key in value["keys"] if "lora_" not in key]
+        if strays:
+            raise Fail(f"{what}: the adapter file holds base-model weights too ({strays[0]}, ...); an adapter is only "
+                       f"the LoRA factors, a few hundred kilobytes instead of the whole model")
+        expect_tensor(value["loaded_logits"], value["trained_logits"],
+                      f"{what}: the reloaded model's logits against the trained model's", rtol=1e-4, atol=1e-5)
+        if bool((value["trained_logits"] - value["base_logits"]).abs().max() < 1e-6):
+            raise Fail(f"{what}: the trained model computes exactly what the base model computes: the adapter "
+                       f"that was saved never trained")
+
+
+@register
+class Perplexity(Check):
+    id = "finetune/perplexity"
+    title = "perplexity: exp of the mean token negative log-likelihood over all texts together"
+
+    def plan(self, rng):
+        texts = rng.sample(QUOTES_LINES, 3) + ["I"]
+        return [ProbeCall("finetune.perplexity", {"model_seed": rng.randint(0, 10_000), "texts": texts},
+                          module="finetune"),
+                ProbeCall("finetune.perplexity", {"model_seed": 1, "texts": []}, module="finetune")]
+
+    def judge(self, calls, got, want):
+        what = f"perplexity(tiny model, tokenizer, {calls[0].args['texts']})"
+        value = field(result_of(got[0], what), "result", what)
+        expected = reference_value(want[0], what)["result"]
+        expect_number(value, expected, what + " (pool the tokens of all texts; a one-token text predicts nothing)",
+                      rtol=1e-4)
+        expect_raises(got[1], "ValueError", "perplexity(model, tokenizer, []) (no token to predict)")
+
+
+@register
+class GpuTrain(Check):
+    id = "finetune/gpu_train"
+    title = "on CUDA: 50 bf16 LoRA steps on SmolLM2-135M; the loss falls and tokens per second are recorded"
+
+    def plan(self, rng):
+        from ..tooling.models import cached_default_model
+
+        texts = [f"Holmes: {line} {other}" for line in QUOTES_LINES for other in QUOTES_LINES[:3]]
+        return [ProbeCall("finetune.train_gpu", {"model_folder": str(cached_default_model()), "texts": texts,
+                                                 "steps": 50, "batch_size": 4, "max_length": 128}, module="finetune")]
+
+    def judge(self, calls, got, want):
+        what = "train_adapter(SmolLM2-135M, steps=50, device='cuda')"
+        value = result_of(got[0], what)
+        losses = field(value, "losses", what)
+        if not isinstance(losses, list) or len(losses) != 50 or not all(math.isfinite(loss) for loss in losses):
+            raise Fail(f"{what}: expected 50 finite losses, got {fmt_value(losses)}")
+        if not sum(losses[-10:]) < sum(losses[:10]):
+            raise Fail(f"{what}: the loss did not fall (first 10 steps {sum(losses[:10]) / 10:.3f}, "
+                       f"last 10 {sum(losses[-10:]) / 10:.3f})")
+        return Verdict(1.0, f"{value.get('tokens_per_second', 0):.0f} tokens/s on {value.get('device')}")

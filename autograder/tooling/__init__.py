@@ -1,0 +1,1 @@
+"""Course tooling beside the grader: base models, books, persona adapters."""
