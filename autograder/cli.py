@@ -175,6 +175,19 @@ def cmd_persona_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .tooling.models import ModelError
+    from .tooling.persona import PersonaError
+    from .tooling.serve import serve
+
+    course = load(args)
+    try:
+        serve(course, Path(args.adapters), args.host, args.port, args.model, args.max_resident)
+    except (ModelError, PersonaError) as error:
+        raise UsageError(str(error)) from None
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     course = load(args)
     for assignment in course.assignments.values():
@@ -185,7 +198,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="course", description="LoRA course: grade, release and validate.")
+    parser = argparse.ArgumentParser(prog="course", description="LoRA course: grade, release, audit, train persona "
+                                                                "adapters and serve them.")
     parser.add_argument("--course", help="path to course.yml (default: found from the current folder)")
     parser.add_argument("--assignment", help="assignment id (default: the only one)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -228,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="base model (default: the one the adapters were trained on)")
     evaluate.add_argument("--out", help="also write the table as JSON here")
     evaluate.set_defaults(run=cmd_persona_eval)
+
+    serve = commands.add_parser("serve", help="the multi-character chat service on the adapters of `persona train`")
+    serve.add_argument("--adapters", default="adapters", help="folder of adapters trained by `persona train`")
+    serve.add_argument("--model", help="base model (default: the one the adapters were trained on)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-resident", type=int, help="adapters kept loaded at once (default: all)")
+    serve.set_defaults(run=cmd_serve)
 
     validate = commands.add_parser("validate", help="check course.yml and report every problem")
     validate.set_defaults(run=cmd_validate)

@@ -105,7 +105,8 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
     report = PartReport(part=part, checks=[])
     judged: dict[str, CheckResult] = {}
     if calls:
-        limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb)
+        limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb,
+                        gpu=any(item.spec.gpu for item in planned))
         worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide, resume_at)
         want = reference.run(part.module_name, calls)
         judged = {result.spec.id: result for result in judge_part(planned, worker.outcomes, want)}

@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
-from autograder.config import Assignment, Course, load_course
+from autograder.config import Assignment, Course, Part, load_course
 from autograder.grading import GradeReport, grade
 from autograder.submission import open_submission
 
@@ -57,6 +58,19 @@ def grade_folder(course: Course, assignment: Assignment):
             return grade(course, assignment, submission, seed=seed, parts=parts)
 
     return run
+
+
+GPU = torch.cuda.is_available()
+
+
+def runnable_points(part: Part) -> float:
+    """The points a part can earn on this machine: GPU checks count only where CUDA is present."""
+    return sum(check.points for check in part.checks if GPU or not check.gpu)
+
+
+def full_scores(assignment: Assignment) -> dict[str, float]:
+    """Full marks of every part on this machine, by part id."""
+    return {part.id: runnable_points(part) for part in assignment.parts}
 
 
 def scores(report: GradeReport) -> dict[str, float]:

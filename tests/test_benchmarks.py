@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+from autograder.runtime.tiny_models import save_tiny
 from conftest import ROOT
 
 
@@ -20,3 +25,33 @@ def test_lora_layer_benchmark_writes_its_table(tmp_path):
     assert (row["d"], row["r"]) == (64, 4)
     assert {"linear", "frozen", "lora", "peft", "naive", "merged_forward"} <= set(row["seconds"])
     assert all(value > 0 for value in row["seconds"].values())
+
+
+@pytest.fixture
+def library() -> Path:
+    """The Gutenberg library folder (CI sets GUTENBERG_LIBRARY; the books are never committed)."""
+    folder = Path(os.environ.get("GUTENBERG_LIBRARY", ROOT.parent / "shared" / "data" / "gutenberg"))
+    if not (folder / "1661-the-adventures-of-sherlock-holmes.txt").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must point GUTENBERG_LIBRARY at the books; {folder} has none")
+        pytest.skip(f"no Gutenberg library at {folder}; set GUTENBERG_LIBRARY")
+    return folder
+
+
+def test_finetune_benchmark_compares_lora_with_full_fine_tuning(tmp_path, library):
+    out = tmp_path / "finetune.json"
+    # --length 128, not less: the tiny model's byte-level tokens spend ~110 of them on the prompt alone.
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "finetune.py"), "--model",
+                             str(save_tiny(tmp_path / "tiny")), "--steps", "1", "--warmup", "1", "--length", "128",
+                             "--skip-gguf", "--library", str(library), "--out", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "training state: full / lora-qkvo" in result.stdout
+    data = json.loads(out.read_text())
+    variants = data["variants"]
+    assert set(variants) == {"lora-qkvo", "lora-all-linear", "full"}
+    assert all(row["seconds_per_step"] > 0 and row["peak_rss_bytes"] > 0 for row in variants.values())
+    assert variants["lora-qkvo"]["trainable_params"] < variants["lora-all-linear"]["trainable_params"] \
+        < variants["full"]["trainable_params"] == variants["full"]["total_params"]
+    assert variants["lora-qkvo"]["checkpoint_files"].keys() >= {"adapter_config.json", "adapter_model.safetensors"}
+    assert data["loads"]["cached"]["seconds"] > 0 and "gguf" not in data["loads"]

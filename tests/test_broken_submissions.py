@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import scores
+from conftest import ROOT, full_scores, scores
+from autograder.config import load_course
 
-FULL = {"matmul": 10, "linear": 10, "lowrank": 15, "lora": 25}
+# The parts whose modules these cases break; the later parts live in modules of their own and would
+# only make every case slower.
+PARTS = ["matmul", "linear", "lowrank", "lora"]
+FULL = {part: points for part, points in full_scores(load_course(ROOT / "course.yml").assignment("lora")).items()
+        if part in PARTS}
 
 REFERENCE = Path(__file__).resolve().parent.parent / "solutions" / "lora" / "lora_lab"
 
@@ -32,7 +37,7 @@ BROKEN = {
 def test_broken_module_loses_only_its_own_part(case, reference_with, grade_folder, assignment):
     part_id, source = BROKEN[case]
     started = time.monotonic()
-    report = grade_folder(reference_with({f"{part_id}.py": source}))
+    report = grade_folder(reference_with({f"{part_id}.py": source}), parts=PARTS)
     elapsed = time.monotonic() - started
     expected = dict(FULL)
     expected[part_id] = 0
@@ -49,12 +54,12 @@ def test_messages_say_what_went_wrong(reference_with, grade_folder):
         "matmul.py": "def matrix_multiply(A, B)\n    return A\n",
         "linear.py": "import sys\nsys.exit(3)\n",
         "lowrank.py": None,
-    }))
+    }), parts=PARTS)
     notes = {part.part.id: " ".join(part.notes) for part in report.parts}
     assert "SyntaxError" in notes["matmul"] and "lora_lab/matmul.py, line 1" in notes["matmul"]
     assert "your code called sys.exit(3)" in notes["linear"]
     assert "lora_lab/lowrank.py is missing from your submission" in notes["lowrank"]
-    assert scores(report) == {"matmul": 0, "linear": 0, "lowrank": 0, "lora": 25}
+    assert scores(report) == {**FULL, "matmul": 0, "linear": 0, "lowrank": 0}
 
 
 def test_infinite_loop_reports_the_time_budget(reference_with, grade_folder):
@@ -85,3 +90,14 @@ def test_exit_inside_a_function_costs_only_the_checks_that_call_it(reference_wit
     assert report.parts[0].score == 3  # add_bias and relu still pass; pure_python calls it too
     assert "exited (exit code 0) before it finished" in by_id["matmul/square"].feedback
     assert by_id["matmul/add_bias"].status == by_id["matmul/relu"].status == "passed"
+
+
+def test_a_broken_module_of_a_two_module_part_costs_only_its_own_checks(reference_with, grade_folder):
+    """Part finetune grades persona.py and finetune.py: a syntax error in one leaves the other's checks whole."""
+    report = grade_folder(reference_with({"persona.py": "def strip_gutenberg(text)\n    return text\n"}),
+                          parts=["finetune"])
+    checks = {check.spec.id.split("/")[1]: check for check in report.parts[0].checks if check.status != "not run"}
+    persona = {"strip_gutenberg", "extract_novel", "extract_play", "examples", "labels"}
+    assert {name for name, check in checks.items() if check.status == "failed"} == persona
+    assert all("SyntaxError" in checks[name].feedback and "persona.py, line 1" in checks[name].feedback
+               for name in persona)

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from autograder.results import to_gradescope
-from conftest import ROOT, scores
+from conftest import ROOT, full_scores, runnable_points, scores
 
 GRADESCOPE_TEST_KEYS = {"name", "number", "score", "max_score", "output", "tags", "visibility"}
 
@@ -25,18 +25,21 @@ def reference_report(course, assignment):
 
 
 def test_reference_gets_full_marks(reference_report, assignment):
-    assert reference_report.score == reference_report.max_score == assignment.points
+    assert reference_report.score == reference_report.max_score == sum(full_scores(assignment).values())
     for part in reference_report.parts:
-        assert part.score == part.part.points, [c.feedback for c in part.checks if c.status != "passed"]
+        assert part.score == runnable_points(part.part), [c.feedback for c in part.checks if c.status == "failed"]
         assert part.notes == []
 
 
 def test_stubs_get_zero_and_every_part_is_reported(grade_folder, assignment):
     report = grade_folder(assignment.release)
     assert [part.part.id for part in report.parts] == [part.id for part in assignment.parts]
-    assert report.score == 0 and report.max_score == assignment.points
+    assert report.score == 0 and report.max_score == sum(full_scores(assignment).values())
     for part in report.parts:
         for check in part.checks:
+            if check.status == "not run":
+                assert check.spec.gpu and "CUDA" in check.feedback
+                continue
             assert check.status == "failed"
             assert "not implemented yet: TODO:" in check.feedback or "NotImplementedError" in check.feedback, \
                 check.feedback
@@ -44,7 +47,7 @@ def test_stubs_get_zero_and_every_part_is_reported(grade_folder, assignment):
 
 def test_results_json_follows_gradescope_and_names_parts(reference_report, assignment):
     results = json.loads(json.dumps(to_gradescope(reference_report)))
-    assert results["score"] == results["max_score"] == assignment.points
+    assert results["score"] == results["max_score"] == sum(full_scores(assignment).values())
     assert isinstance(results["execution_time"], float) and results["visibility"] in {"visible", "hidden"}
     names = [test["name"] for test in results["tests"]]
     assert len(names) == len(set(names)) == sum(len(part.checks) for part in assignment.parts)
@@ -53,9 +56,12 @@ def test_results_json_follows_gradescope_and_names_parts(reference_report, assig
         assert GRADESCOPE_TEST_KEYS <= set(test)
         part = test["name"].split("/")[0]
         assert test["tags"][0] == part
-        assert test["status"] == "passed"
+        if test["output"].startswith("NOT RUN"):  # a GPU check without CUDA: no status, no points
+            assert "gpu" in test["tags"] and test["max_score"] == 0 and "status" not in test
+        else:
+            assert test["status"] == "passed"
         per_part[part] = per_part.get(part, 0) + test["score"]
-    assert per_part == {part.id: part.points for part in assignment.parts}
+    assert per_part == full_scores(assignment)
     provenance = results["extra_data"]["provenance"]
     assert {"grader_version", "checks_sha256", "seed", "python", "torch"} <= set(provenance)
     assert len(provenance["checks_sha256"]) == 64 and provenance["torch"].startswith("2.13")

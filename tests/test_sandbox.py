@@ -36,13 +36,22 @@ def relu(matrix):
 '''
 
 
-def probe_matmul(tmp_path: Path, source: str, calls: list[tuple[str, list]], hide: list[Path] = ()):
+def probe_matmul(tmp_path: Path, source: str, calls: list[tuple[str, list]], hide: list[Path] = (),
+                 gpu: bool = False):
     """Run ``call`` probes on a submission whose ``lora_lab/matmul.py`` is ``source``."""
     package = tmp_path / "lora_lab"
     package.mkdir()
     (package / "matmul.py").write_text(source)
     probes = [ProbeCall("call", {"function": name, "args": args}) for name, args in calls]
-    return run_probes(tmp_path, "lora_lab", "matmul", probes, Limits(wall_seconds=20, memory_mb=2048), hide=list(hide))
+    return run_probes(tmp_path, "lora_lab", "matmul", probes, Limits(wall_seconds=20, memory_mb=2048, gpu=gpu),
+                      hide=list(hide))
+
+
+def test_a_gpu_worker_is_still_limited_in_memory(tmp_path):
+    """GPU parts swap the address-space limit for a limit on writable memory; a memory bomb still fails."""
+    bomb = "def relu(matrix):\n    hog = bytearray(3 * 1024**3)\n    return matrix\n"
+    report = probe_matmul(tmp_path, bomb, [("relu", [[[1.0]]])], gpu=True)
+    assert not report.outcomes[0].ok and report.outcomes[0].error["type"] == "MemoryError"
 
 
 def spy(tmp_path: Path, paths: list[str]) -> dict:

@@ -43,6 +43,7 @@ class Limits:
     file_mb: int = 64
     processes: int = 64
     open_files: int = 256
+    gpu: bool = False                  # the worker may use CUDA: limit writable memory, not address space
 
 
 @dataclass
@@ -101,7 +102,8 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path])
                 "MPLCONFIGDIR": str(workdir / "scratch"), "TQDM_DISABLE": "1"},
         "hide": [str(path) for path in hide],
         "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": max(1, int(cpu_seconds + 0.999)),
-                   "file_mb": limits.file_mb, "processes": limits.processes, "open_files": limits.open_files},
+                   "file_mb": limits.file_mb, "processes": limits.processes, "open_files": limits.open_files,
+                   "gpu": limits.gpu},
     }
     return subprocess.Popen([sys.executable, "-I", str(LAUNCHER), json.dumps(config)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

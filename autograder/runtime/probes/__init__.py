@@ -21,6 +21,6 @@ def get_probe(name: str) -> Callable[..., Any]:
     module, _, function = name.rpartition(".")
     if not module:
         module, function = _MODULES[name], name
-    if not function.isidentifier() or function.startswith("_") or module not in {"common", "linear", "lora", "finetune"}:
+    if not function.isidentifier() or function.startswith("_") or module not in {"common", "linear", "lora", "finetune", "service"}:
         raise KeyError(f"unknown probe {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{module}"), function)

@@ -106,7 +106,7 @@ def save_and_load(module: Any, model_seed: int, texts: list[str], steps: int, lr
 
     result, tokenizer, _ = _train(module, model_seed, texts, steps, lr, batch_size, seed, r, alpha, targets)
     trained = result.model
-    with tempfile.TemporaryDirectory(dir=".") as folder:
+    with tempfile.TemporaryDirectory() as folder:
         module.save_adapter(trained, folder)
         files = {path.name: path.stat().st_size for path in Path(folder).iterdir() if path.is_file()}
         keys = []

@@ -62,7 +62,7 @@ def make_lora_config(r: int = 8, alpha: float = 16, dropout: float = 0.05,
 
 
 def train_adapter(model: Any, tokenizer: Any, dataset: Any, *, config: LoraConfig, steps: int, lr: float,
-                  batch_size: int, seed: int, device: str = "cpu") -> TrainingResult:
+                  batch_size: int, seed: int, device: str = "cpu", gradient_checkpointing: bool = True) -> TrainingResult:
     """Wrap ``model`` with a LoRA adapter made from ``config`` and train the adapter for ``steps`` steps.
 
     - ``dataset`` has ``input_ids``, ``attention_mask`` and ``labels`` (``persona.tokenize_examples``);
@@ -73,6 +73,8 @@ def train_adapter(model: Any, tokenizer: Any, dataset: Any, *, config: LoraConfi
     - ``seed`` fixes everything random (the adapter's initialisation, dropout, the order of rows): two
       runs with the same seed on CPU give the same losses.
     - On CUDA the forward pass runs in bfloat16 autocast; a progress bar shows on a terminal.
+    - ``gradient_checkpointing`` (optional to implement) recomputes each block's activations during the
+      backward pass instead of keeping them: about a third more compute for far less memory.
 
     Raises ``ValueError`` for ``steps < 1``, ``batch_size < 1`` or an empty dataset.
     """
@@ -84,6 +86,8 @@ def train_adapter(model: Any, tokenizer: Any, dataset: Any, *, config: LoraConfi
         raise ValueError("the dataset is empty: no example has a reply token to train on")
     torch.manual_seed(seed)
     peft_model = model if isinstance(model, PeftModel) else get_peft_model(model, config)
+    if gradient_checkpointing:
+        enable_gradient_checkpointing(peft_model)
     peft_model.to(device)
     peft_model.train()
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
@@ -171,6 +175,17 @@ def reply_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     keep = targets != -100
     logits = base.get_output_embeddings()(hidden[:, :-1][keep])
     return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
+def enable_gradient_checkpointing(model: Any) -> None:
+    """Keep only each block's input for the backward pass and recompute the rest.
+
+    With LoRA the weights, their (few) gradients and AdamW's state are small, so the activations kept for
+    the backward pass dominate training memory; non-reentrant checkpointing works with frozen inputs and
+    replays dropout with the same random numbers, so training stays deterministic.
+    """
+    base = model.get_base_model() if isinstance(model, PeftModel) else model
+    base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 class _Order:

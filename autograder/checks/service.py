@@ -1,0 +1,233 @@
+"""Hidden checks of part ``service``: the multi-character ChatEngine and its web API.
+
+Every check builds a tiny base model and one tiny adapter per character with non-zero ``B`` (so every
+character answers differently), then compares greedy replies with the reference's for the same adapter.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .base import Check, Fail, ProbeCall, register
+from .compare import field, fmt_value, reference_value, result_of
+
+NAMES = ("Holmes", "Alice", "Juliet", "Elizabeth", "Hatter", "Watson")
+OPENERS = ("Good morning!", "Who are you?", "What do you make of this letter?", "Tell me a secret.",
+           "Where were you last night?", "Is it going to rain?", "What is your favourite book?")
+
+
+def cast(rng: random.Random, count: int = 3) -> list[dict]:
+    return [{"name": name, "seed": rng.randint(0, 10_000), "system_prompt": f"You are {name}.",
+             "greeting": f"{name} nods."} for name in rng.sample(NAMES, count)]
+
+
+def conversation(rng: random.Random) -> list[dict]:
+    if rng.random() < 0.5:
+        return [{"role": "user", "content": rng.choice(OPENERS)}]
+    return [{"role": "user", "content": rng.choice(OPENERS)}, {"role": "assistant", "content": "Indeed."},
+            {"role": "user", "content": rng.choice(OPENERS)}]
+
+
+def interleaved(rng: random.Random, characters: list[dict], count: int) -> list[list]:
+    """Requests that switch character every time: A, B, C, A, B, C, ..."""
+    return [[characters[index % len(characters)]["name"], conversation(rng)] for index in range(count)]
+
+
+def plan_args(rng: random.Random, count: int = 6) -> dict:
+    characters = cast(rng)
+    return {"model_seed": rng.randint(0, 10_000), "characters": characters,
+            "requests": interleaved(rng, characters, count), "max_new_tokens": 10}
+
+
+def expect_replies(got: list, want: list, requests: list, what: str) -> None:
+    if not isinstance(got, list) or len(got) != len(want):
+        raise Fail(f"{what}: expected {len(want)} replies, got {fmt_value(got)}")
+    for (name, messages), mine, theirs in zip(requests, got, want):
+        if mine != theirs:
+            raise Fail(f"{what}: {name}'s greedy reply to {messages[-1]['content']!r} should be the reply of "
+                       f"{name}'s adapter, {theirs!r}, but it is {mine!r}; is the right adapter active for every "
+                       f"request, the system prompt first, the chat template's generation prompt added, and "
+                       f"temperature 0 greedy?")
+
+
+@register
+class Characters(Check):
+    id = "service/characters"
+    title = "characters() lists every character, in the given order"
+
+    def plan(self, rng):
+        args = plan_args(rng, count=1)
+        return [ProbeCall("service.replies", args)]
+
+    def judge(self, calls, got, want):
+        what = "ChatEngine(model, tokenizer, characters).characters()"
+        names = field(result_of(got[0], what), "characters", what)
+        expected = [character["name"] for character in calls[0].args["characters"]]
+        if names != expected:
+            raise Fail(f"{what}: expected {expected}, got {fmt_value(names)}")
+
+
+@register
+class GreedyReplies(Check):
+    id = "service/greedy_replies"
+    title = "each character's greedy reply is the reply of its own adapter, switching on every request"
+
+    def plan(self, rng):
+        return [ProbeCall("service.replies", plan_args(rng, count=6))]
+
+    def judge(self, calls, got, want):
+        what = "engine.reply(character, messages, max_new_tokens=10) for interleaved characters"
+        value = result_of(got[0], what)
+        expected = reference_value(want[0], what)["replies"]
+        expect_replies(field(value, "replies", what), expected, calls[0].args["requests"], what)
+        if len(set(expected)) < 2:
+            raise RuntimeError("the tiny adapters answered alike; the check cannot tell them apart")
+
+
+@register
+class Concurrency(Check):
+    id = "service/concurrency"
+    title = "simultaneous requests from threads for different characters never cross adapters"
+
+    def plan(self, rng):
+        return [ProbeCall("service.concurrent", {**plan_args(rng, count=6), "rounds": 4, "threads": 6})]
+
+    def judge(self, calls, got, want):
+        args = calls[0].args
+        what = f"{args['threads']} threads sending {args['rounds']} rounds of interleaved requests at once"
+        value = result_of(got[0], what)
+        alone = field(value, "alone", what)
+        expect_replies(alone, reference_value(want[0], what)["alone"], args["requests"], "one request at a time")
+        for index, reply in field(value, "together", what):
+            name, messages = args["requests"][index]
+            if reply != alone[index]:
+                raise Fail(f"{what}: {name}'s reply to {messages[-1]['content']!r} was {reply!r}, but alone it is "
+                           f"{alone[index]!r}: requests crossed adapters (PEFT's set_adapter is global state on "
+                           f"the shared model; serialise generation with a lock or select the adapter per request)")
+
+
+@register
+class LoadsOnce(Check):
+    id = "service/loads_once"
+    title = "every adapter is read from disk once; switching characters never reloads weights"
+
+    def plan(self, rng):
+        return [ProbeCall("service.loads", plan_args(rng, count=9))]
+
+    def judge(self, calls, got, want):
+        args = calls[0].args
+        what = f"ChatEngine with {len(args['characters'])} characters, then {len(args['requests'])} interleaved requests"
+        value = result_of(got[0], what)
+        during = field(value, "requests", what)
+        total = during + field(value, "construction", what)
+        if total > len(args["characters"]):
+            raise Fail(f"{what}: adapter weights were read from disk {during} times while answering (and "
+                       f"{value['construction']} times while building the engine); load each adapter once, "
+                       f"then switch between the loaded adapters by name")
+
+
+def chat(character: str, content: str, **extra) -> dict:
+    return {"method": "POST", "path": "/api/chat",
+            "json": {"character": character, "messages": [{"role": "user", "content": content}], **extra}}
+
+
+@register
+class ApiChat(Check):
+    id = "service/api_chat"
+    title = "GET /api/characters and POST /api/chat return the engine's characters and replies as JSON"
+
+    def plan(self, rng):
+        characters = cast(rng)
+        calls = [{"method": "GET", "path": "/api/characters"}]
+        for character in characters:
+            calls.append({**chat(character["name"], rng.choice(OPENERS), max_new_tokens=8), "expect_reply": True})
+        return [ProbeCall("service.http", {"model_seed": rng.randint(0, 10_000), "characters": characters,
+                                           "calls": calls})]
+
+    def judge(self, calls, got, want):
+        value = result_of(got[0], "the web API")
+        responses, direct = field(value, "responses", "the web API"), field(value, "direct", "the web API")
+        characters = calls[0].args["characters"]
+        listing = responses[0]
+        if listing["status"] != 200 or not isinstance(listing["json"], list):
+            raise Fail(f"GET /api/characters: expected 200 with a JSON list, got {listing['status']} {fmt_value(listing['json'])}")
+        names = [item.get("name") if isinstance(item, dict) else None for item in listing["json"]]
+        if names != [c["name"] for c in characters]:
+            raise Fail(f"GET /api/characters: expected [{{'name': ..., 'greeting': ...}}] for "
+                       f"{[c['name'] for c in characters]}, got {fmt_value(listing['json'])}")
+        for call, response, reply in zip(calls[0].args["calls"][1:], responses[1:], direct):
+            what = f"POST /api/chat for {call['json']['character']}"
+            body = response["json"]
+            if response["status"] != 200 or not isinstance(body, dict):
+                raise Fail(f"{what}: expected 200 with {{'character', 'reply'}}, got {response['status']} {fmt_value(body)}")
+            if body.get("character") != call["json"]["character"] or body.get("reply") != reply:
+                raise Fail(f"{what}: expected {{'character': {call['json']['character']!r}, 'reply': {reply!r}}} "
+                           f"(what engine.reply gives), got {fmt_value(body)}")
+
+
+@register
+class ApiErrors(Check):
+    id = "service/api_errors"
+    title = "unknown character 404, malformed body 422, message over the limit 413, as JSON; the server survives"
+
+    CASES = (("an unknown character", 404), ("a body without 'messages'", 422), ("'messages' that is not a list", 422),
+             ("a message without 'content'", 422), ("a message of 5000 characters", 413))
+
+    def plan(self, rng):
+        characters = cast(rng, 2)
+        name = characters[0]["name"]
+        calls = [chat("Moriarty", "Hello"),
+                 {"method": "POST", "path": "/api/chat", "json": {"character": name}},
+                 {"method": "POST", "path": "/api/chat", "json": {"character": name, "messages": "Hello"}},
+                 {"method": "POST", "path": "/api/chat", "json": {"character": name, "messages": [{"role": "user"}]}},
+                 chat(name, "x" * 5000),
+                 chat(name, "Still there?", max_new_tokens=4)]
+        return [ProbeCall("service.http", {"model_seed": rng.randint(0, 10_000), "characters": characters,
+                                           "calls": calls})]
+
+    def judge(self, calls, got, want):
+        responses = field(result_of(got[0], "the web API"), "responses", "the web API")
+        for (case, status), response in zip(self.CASES, responses):
+            what = f"POST /api/chat with {case}"
+            if response["status"] != status:
+                raise Fail(f"{what}: expected status {status}, got {response['status']} {fmt_value(response['json'])}")
+            if status != 422 and not isinstance(response["json"], dict):
+                raise Fail(f"{what}: the error should be a JSON object saying what is wrong, got "
+                           f"{response['text'][:200]!r}")
+        last = responses[-1]
+        if last["status"] != 200:
+            raise Fail(f"after those bad requests a good one should still be answered with 200, got {last['status']}")
+
+
+@register
+class Page(Check):
+    id = "service/page"
+    title = "GET / serves the chat page and GET /healthz answers"
+
+    def plan(self, rng):
+        return [ProbeCall("service.http", {"model_seed": rng.randint(0, 10_000), "characters": cast(rng, 2),
+                                           "calls": [{"method": "GET", "path": "/"}, {"method": "GET", "path": "/healthz"}]})]
+
+    def judge(self, calls, got, want):
+        page, health = field(result_of(got[0], "the web API"), "responses", "the web API")
+        if page["status"] != 200 or "text/html" not in page["content_type"] or "<" not in page["text"]:
+            raise Fail(f"GET /: expected 200 with an HTML page (content-type text/html), got {page['status']} "
+                       f"{page['content_type']!r}")
+        if "/api/chat" not in page["text"] and "<script" not in page["text"]:
+            raise Fail("GET /: the page should let a person pick a character and chat (it never calls /api/chat)")
+        if health["status"] != 200:
+            raise Fail(f"GET /healthz: expected 200, got {health['status']}")
+
+
+@register
+class GpuReplies(Check):
+    id = "service/gpu_replies"
+    title = "on CUDA: each character's greedy reply is the reply of its own adapter"
+
+    def plan(self, rng):
+        return [ProbeCall("service.replies", {**plan_args(rng, count=6), "device": "cuda"})]
+
+    def judge(self, calls, got, want):
+        what = "engine.reply on a CUDA model"
+        expected = reference_value(want[0], what)["replies"]
+        expect_replies(field(result_of(got[0], what), "replies", what), expected, calls[0].args["requests"], what)

@@ -1,0 +1,1 @@
+../../../autograder/runtime/tiny_models.py

