@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from autograder.audit import audit_entry, load_alternate
+from test_mutants import catalogue_params
 
 ALTERNATES = sorted((Path(__file__).resolve().parent / "alternates").glob("*.py"))
 
 
-@pytest.mark.parametrize("path", ALTERNATES, ids=[path.stem for path in ALTERNATES])
+@pytest.mark.parametrize("path", catalogue_params(ALTERNATES))
 def test_alternate_gets_full_marks(path, course, assignment):
     row = audit_entry(course, assignment, load_alternate(path, assignment))
     failures = {check.spec.id: check.feedback for check in row.failed}

@@ -10,6 +10,13 @@ import pytest
 from autograder.audit import audit_entry, load_mutant
 
 MUTANT_FILES = sorted((Path(__file__).resolve().parent / "mutants").glob("*.py"))
+# Entries of the model parts train tiny models or start chat engines (20-60 s each): they run with `slow`.
+SLOW_MODULES = ("persona_", "finetune_", "service_")
+
+
+def catalogue_params(paths: list[Path]) -> list:
+    return [pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if path.stem.startswith(SLOW_MODULES) else [])
+            for path in paths]
 
 
 def test_every_part_has_at_least_eight_mutants(assignment):
@@ -25,7 +32,7 @@ def test_every_check_is_covered_by_a_mutant(assignment):
     assert not missing, f"checks that no mutant's CAUGHT_BY names: {missing}"
 
 
-@pytest.mark.parametrize("path", MUTANT_FILES, ids=[path.stem for path in MUTANT_FILES])
+@pytest.mark.parametrize("path", catalogue_params(MUTANT_FILES))
 def test_mutant_is_caught(path, course, assignment):
     mutant = load_mutant(path, assignment)  # validates the file: docstring, MODULE, CAUGHT_BY, PATCH applies
     assert path.stem.startswith(f"{mutant.module}_")
