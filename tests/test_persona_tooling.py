@@ -123,7 +123,7 @@ def test_reference_extracts_the_characters_of_the_real_books(library, persona_mo
     assert not set(lines) & set(persona_module.extract_lines(text, others[0].character, others[0].aliases))
 
 
-def test_persona_train_and_eval_on_a_tiny_model(tmp_path, library, tiny_model_folder):
+def test_persona_train_and_eval_on_a_tiny_model(tmp_path, library, tiny_model_folder, course):
     adapters = tmp_path / "adapters"
     for name in ("Holmes", "Juliet"):
         result = run_course("persona", "train", "--character", name, "--model", str(tiny_model_folder),
@@ -146,6 +146,18 @@ def test_persona_train_and_eval_on_a_tiny_model(tmp_path, library, tiny_model_fo
     table = json.loads((tmp_path / "eval.json").read_text())
     assert set(table) == {"base", "holmes", "juliet"} and set(table["base"]) == {"holmes", "juliet"}
 
+    # `course serve` builds the reference service on the same adapters
+    from fastapi.testclient import TestClient
+
+    from autograder.tooling.serve import build_app
+
+    app, engine = build_app(course, adapters)
+    client = TestClient(app)
+    assert [item["name"] for item in client.get("/api/characters").json()] == ["Holmes", "Juliet"]
+    answer = client.post("/api/chat", json={"character": "Juliet", "max_new_tokens": 5,
+                                            "messages": [{"role": "user", "content": "Romeo?"}]})
+    assert answer.status_code == 200 and answer.json()["character"] == "Juliet"
+
 
 def test_persona_commands_explain_bad_input(tmp_path, library):
     cases = [
@@ -153,6 +165,7 @@ def test_persona_commands_explain_bad_input(tmp_path, library):
         (["persona", "train", "--character", "Nobody", "--book", "999999"], "not in the library"),
         (["persona", "train", "--character", "Holmes", "--model", str(tmp_path)], "has no config.json"),
         (["persona", "eval", "--adapters", str(tmp_path)], "no adapters in"),
+        (["serve", "--adapters", str(tmp_path)], "course persona train --character Holmes"),
     ]
     for args, message in cases:
         result = run_course(*args, env={"GUTENBERG_LIBRARY": str(library)})

@@ -1,0 +1,10 @@
+"""Error responses are plain text messages instead of JSON objects with an 'error' field."""
+
+MODULE = "service"
+CAUGHT_BY = ['service/api_errors']
+PATCH = [
+    ('from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse',
+     'from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse'),
+    ('        return JSONResponse({"error": message}, status_code=status)',
+     '        return PlainTextResponse(message, status_code=status)'),
+]
