@@ -170,7 +170,9 @@ def reply_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     only the labelled positions makes training memory depend on the reply length instead.
     """
     base = model.get_base_model() if isinstance(model, PeftModel) else model
-    hidden = base.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    # use_cache=False: a training step never reuses keys and values, so building a cache only costs memory
+    hidden = base.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                use_cache=False).last_hidden_state
     targets = batch["labels"][:, 1:]
     keep = targets != -100
     logits = base.get_output_embeddings()(hidden[:, :-1][keep])
