@@ -13,8 +13,9 @@ import random
 import textwrap
 from dataclasses import dataclass
 
-TARGETS = (("Marlowe", ("Inspector Marlowe", "Mr. Marlowe")), ("Tessaly", ("Miss Tessaly",)),
-           ("Brandt", ("Captain Brandt",)), ("Oriel", ("Lady Oriel",)), ("Quill", ("Dr. Quill",)))
+# Each character has an alias holding its name and a nickname that does not (as Lizzy is Elizabeth).
+TARGETS = (("Marlowe", ("Inspector Marlowe", "Kit")), ("Tessaly", ("Miss Tessaly", "Tess")),
+           ("Brandt", ("Captain Brandt", "Bran")), ("Oriel", ("Lady Oriel", "Orry")), ("Quill", ("Dr. Quill", "Quilly")))
 OTHERS = ("Fenwick", "Mrs. Abernathy", "Colonel Stroud", "Pippa", "the Duke", "Harrow", "Miss Lyle")
 VERBS = ("said", "cried", "asked", "replied", "remarked", "observed", "answered", "whispered")
 SENTENCES = (

@@ -84,7 +84,10 @@ def train(module: Any, model_seed: int, texts: list[str], steps: int, lr: float,
     model = getattr(result, "model", None)
     named = list(model.named_parameters()) if isinstance(model, torch.nn.Module) else []
     trainable = [(name, p) for name, p in named if p.requires_grad]
-    report = {**seen, "losses": _numbers(getattr(result, "losses", None)),
+    losses = getattr(result, "losses", None)
+    report = {**seen, "losses": _numbers(losses),
+              "losses_kind": f"{type(losses).__name__} of {sorted({type(v).__name__ for v in losses})}"
+              if isinstance(losses, (list, tuple)) else type(losses).__name__,
               "trainable_params": getattr(result, "trainable_params", None),
               "total_params": getattr(result, "total_params", None),
               "tokens_per_second": getattr(result, "tokens_per_second", None),
@@ -113,7 +116,9 @@ def save_and_load(module: Any, model_seed: int, texts: list[str], steps: int, lr
         if "adapter_model.safetensors" in files:
             with safe_open(str(Path(folder) / "adapter_model.safetensors"), "pt") as handle:
                 keys = list(handle.keys())
-        config = json.loads((Path(folder) / "adapter_config.json").read_text()) if "adapter_config.json" in files else {}
+        if "adapter_config.json" not in files:   # not a PEFT adapter: the judge explains, nothing to load
+            return {"files": files, "keys": keys[:50], "key_count": len(keys)}
+        config = json.loads((Path(folder) / "adapter_config.json").read_text())
         loaded = PeftModel.from_pretrained(tiny_llama(model_seed, vocab_size=len(tokenizer)), folder)
     loaded.eval()
     trained.eval()
