@@ -209,6 +209,13 @@ def _chat(rng: random.Random, reply: str) -> dict:
                          {"role": "assistant", "content": reply}]}
 
 
+def _prompt_tokens(example: dict) -> int:
+    """Tokens of an example's prompt under the byte-level ChatML tokenizer: one per byte, one per marker."""
+    messages = example["messages"][:-1]
+    text = "".join(f"{message['role']}\n{message['content']}\n" for message in messages) + "assistant\n"
+    return len(text.encode()) + 2 * len(messages) + 1
+
+
 @register
 class Labels(Check):
     id = "finetune/labels"
@@ -216,9 +223,11 @@ class Labels(Check):
 
     def plan(self, rng):
         examples = [_chat(rng, rng.choice(QUOTES_LINES)) for _ in range(3)]
-        short = rng.randint(60, 75)  # cuts into the reply of most examples, and drops one whose prompt is longer
         long_prompt = _chat(rng, "Quite so.")
         long_prompt["messages"][1]["content"] = " ".join(QUOTES_LINES)
+        # Cut 4 tokens into the reply of the example with the shortest prompt: its row is truncated, and the
+        # long-prompt example (and any other prompt that long) has no reply token left and is dropped.
+        short = min(_prompt_tokens(example) for example in examples) + 4
         bad = _chat(rng, "Indeed.")
         bad["messages"] = bad["messages"][:2]
         return [ProbeCall("finetune.tokenize", {"examples": examples, "max_length": 512}),
