@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -80,3 +81,14 @@ def scores(report: GradeReport) -> dict[str, float]:
 
 def failed_checks(report: GradeReport) -> set[str]:
     return {check.spec.id for part in report.parts for check in part.checks if check.status != "passed"}
+
+
+@pytest.fixture(scope="session")
+def library() -> Path:
+    """The Gutenberg library folder (CI sets GUTENBERG_LIBRARY; the books are never committed)."""
+    folder = Path(os.environ.get("GUTENBERG_LIBRARY", ROOT.parent / "shared" / "data" / "gutenberg"))
+    if not (folder / "1661-the-adventures-of-sherlock-holmes.txt").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must point GUTENBERG_LIBRARY at the books; {folder} has none")
+        pytest.skip(f"no Gutenberg library at {folder}; set GUTENBERG_LIBRARY")
+    return folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,16 +25,6 @@ def test_lora_layer_benchmark_writes_its_table(tmp_path):
     assert {"linear", "frozen", "lora", "peft", "naive", "merged_forward"} <= set(row["seconds"])
     assert all(value > 0 for value in row["seconds"].values())
 
-
-@pytest.fixture
-def library() -> Path:
-    """The Gutenberg library folder (CI sets GUTENBERG_LIBRARY; the books are never committed)."""
-    folder = Path(os.environ.get("GUTENBERG_LIBRARY", ROOT.parent / "shared" / "data" / "gutenberg"))
-    if not (folder / "1661-the-adventures-of-sherlock-holmes.txt").is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must point GUTENBERG_LIBRARY at the books; {folder} has none")
-        pytest.skip(f"no Gutenberg library at {folder}; set GUTENBERG_LIBRARY")
-    return folder
 
 
 def test_finetune_benchmark_compares_lora_with_full_fine_tuning(tmp_path, library):
