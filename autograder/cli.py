@@ -15,7 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import ConfigError, Course, load_course
-from .release import ReleaseError, build_release, drifted_files, write_release
+from .notebook import MATERIAL
+from .release import ReleaseError, build_material, build_release, drifted_files, write_release
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,12 +76,13 @@ def cmd_release(args: argparse.Namespace) -> int:
     assignment = course.assignment(args.assignment)
     try:
         files = build_release(assignment)
+        material = build_material(assignment)   # the notebook's hidden tests, never in the release
     except ReleaseError as error:
         raise UsageError(str(error)) from None
     target = assignment.release
     shown = target.relative_to(course.root) if target.is_relative_to(course.root) else target
     if args.check:
-        problems = drifted_files(files, target)
+        problems = drifted_files(files, target) + [f"{line} (in {MATERIAL})" for line in drifted_files(material, MATERIAL)]
         if problems:
             print(f"{shown} is out of date with {assignment.solution.relative_to(course.root)}; "
                   f"run `course release` to regenerate it:")
@@ -90,6 +92,9 @@ def cmd_release(args: argparse.Namespace) -> int:
         return 0
     write_release(files, target)
     print(f"wrote {len(files)} files to {shown}")
+    if material:
+        write_release(material, MATERIAL)
+        print(f"wrote {len(material)} files of notebook tests to {MATERIAL}")
     return 0
 
 

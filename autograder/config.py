@@ -41,16 +41,17 @@ class Part:
     time_budget: float
     memory_mb: int
     checks: tuple[CheckSpec, ...]
+    notebook: str | None = None  # a notebook part grades this notebook of the submission, and no module
 
     @property
     def module(self) -> str:
-        """The part's first (usually only) module, dotted."""
-        return self.modules[0]
+        """The part's first (usually only) module, dotted; empty for a notebook part."""
+        return self.modules[0] if self.modules else ""
 
     @property
     def module_name(self) -> str:
         """The first module's name inside the package, e.g. ``matmul``."""
-        return self.module.split(".", 1)[1]
+        return self.module.split(".", 1)[-1]
 
     @property
     def module_names(self) -> tuple[str, ...]:
@@ -243,12 +244,13 @@ def _load_assignment(read: _Reader, root: Path, assignment_id: str, raw: Any,
 
 def _load_part(read: _Reader, key: str, raw: Any, package: str, solution: Path, visibility: str,
                known_checks: set[str]) -> Part | None:
-    data = read.mapping(raw, key, {"id", "title", "module", "points", "time_budget", "memory_mb", "checks"},
-                        {"id", "title", "module", "points", "checks"})
+    data = read.mapping(raw, key, {"id", "title", "module", "notebook", "points", "time_budget", "memory_mb", "checks"},
+                        {"id", "title", "points", "checks"} | ({"notebook"} if isinstance(raw, dict) and "notebook" in raw else {"module"}))
     if not data:
         return None
     part_id = read.text(data, "id", key)
-    modules = _modules(read, data, key, package, solution)
+    notebook = _notebook(read, data, key, solution) if "notebook" in data else None
+    modules = () if notebook is not None and "module" not in data else _modules(read, data, key, package, solution)
     points = read.number(data, "points", key)
     checks = []
     raw_checks = data.get("checks", [])
@@ -274,7 +276,17 @@ def _load_part(read: _Reader, key: str, raw: Any, package: str, solution: Path, 
     return Part(id=part_id, title=read.text(data, "title", key), modules=modules, points=points,
                 time_budget=read.number(data, "time_budget", key, default=60),
                 memory_mb=int(read.number(data, "memory_mb", key, default=2048, minimum=255)),
-                checks=tuple(checks))
+                checks=tuple(checks), notebook=notebook)
+
+
+def _notebook(read: _Reader, data: dict, key: str, solution: Path) -> str:
+    """``notebook``: the file name of a notebook (``.ipynb``) in the solution folder."""
+    name = read.text(data, "notebook", key)
+    if name and (not name.endswith(".ipynb") or "/" in name):
+        read.problems.append(f"{key}.notebook: must be the file name of a .ipynb notebook, got {name!r}")
+    elif name and solution.is_dir() and not (solution / name).is_file():
+        read.problems.append(f"{key}.notebook: {name} does not exist in {solution}")
+    return name
 
 
 def _modules(read: _Reader, data: dict, key: str, package: str, solution: Path) -> tuple[str, ...]:

@@ -69,9 +69,11 @@ def submission_seed(course: Course, assignment: Assignment, submission: Submissi
 
 
 def checks_digest(course: Course) -> str:
-    """Hash of everything that decides a grade: course.yml, the hidden checks and the probe runtime."""
+    """Hash of everything that decides a grade: course.yml, the hidden checks (the notebook's tests
+    included), the probe runtime and the notebook grader."""
     digest = hashlib.sha256(course.path.read_bytes())
-    for path in sorted((PACKAGE_DIR / "checks").glob("*.py")) + sorted((PACKAGE_DIR / "runtime").rglob("*.py")):
+    for path in (sorted((PACKAGE_DIR / "checks").glob("*.py")) + sorted((PACKAGE_DIR / "checks" / "lecture").rglob("*.*"))
+                 + sorted((PACKAGE_DIR / "runtime").rglob("*.py")) + sorted((PACKAGE_DIR / "notebook").glob("*.py"))):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -87,8 +89,19 @@ def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
     return paths
 
 
+def grade_notebook_part(part: Part, submission: Submission, assignment: Assignment, hide: list[Path]) -> PartReport:
+    """A notebook part: otter runs the submitted notebook in the sandbox and scores its questions."""
+    from .notebook.grade import grade_notebook
+
+    started = time.monotonic()
+    checks, notes = grade_notebook(part, submission.root, assignment.package, hide)
+    return PartReport(part=part, checks=checks, seconds=time.monotonic() - started, notes=notes)
+
+
 def grade_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
                hide: list[Path], gpu_available: bool) -> PartReport:
+    if part.notebook:
+        return grade_notebook_part(part, submission, assignment, hide)
     started = time.monotonic()
     planned, skipped = [], {}
     for spec in part.checks:

@@ -5,8 +5,10 @@ In solution files, code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` is r
 comment right above the block (kept in the stub). A block at module level (the reference's own helpers and
 constants) is removed whole: students write whatever helpers they like. The student README is rendered from its template with
 the points from ``course.yml`` (``{{ points_table }}``, ``{{ total_points }}``, ``{{ points:<part> }}``).
-Everything else in the solution folder is copied as is; hidden checks live in ``autograder/`` and can
-never reach the release.
+A master notebook (``*.ipynb``, otter's assign format) goes through ``otter assign``: the student
+notebook, solutions stripped, joins the release, and its tests, hidden ones included, are the notebook
+material of the hidden checks (:func:`build_material`). Everything else in the solution folder is copied
+as is; hidden checks live in ``autograder/`` and can never reach the release.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from .config import Assignment
+from .notebook.assign import AssignError, assign_notebook
 
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
@@ -76,7 +79,8 @@ def render_readme(template: str, assignment: Assignment, filename: str = "README
     """Fill the README template's placeholders with the structure and points of ``course.yml``."""
     table = ["| part | module | what you build | points |", "| --- | --- | --- | --- |"]
     for part in assignment.parts:
-        files = ", ".join(f"`{module.replace('.', '/')}.py`" for module in part.modules)
+        files = ", ".join([f"`{module.replace('.', '/')}.py`" for module in part.modules]
+                          + ([f"`{part.notebook}`"] if part.notebook else []))
         table.append(f"| `{part.id}` | {files} | {part.title} | {part.points:g} |")
     table.append(f"| | | **total** | **{assignment.points:g}** |")
     values = {"points_table": "\n".join(table), "total_points": f"{assignment.points:g}"}
@@ -103,11 +107,29 @@ def build_release(assignment: Assignment) -> dict[str, bytes]:
         relative = path.relative_to(assignment.solution).as_posix()
         if path.suffix == ".py":
             files[relative] = strip_solutions(path.read_text(encoding="utf-8"), relative).encode()
+        elif path.suffix == ".ipynb":
+            files[relative] = _assigned(path).student
         elif relative == "README.md":
             files[relative] = render_readme(path.read_text(encoding="utf-8"), assignment, relative).encode()
         else:
             files[relative] = path.read_bytes()
     return files
+
+
+def build_material(assignment: Assignment) -> dict[str, bytes]:
+    """The otter material (tests, hidden ones included) of the assignment's master notebook, by path
+    relative to :data:`~autograder.notebook.MATERIAL`; empty when the solutions hold no notebook."""
+    masters = sorted(path for path in _release_files(assignment.solution) if path.suffix == ".ipynb")
+    if len(masters) > 1:
+        raise ReleaseError(f"{assignment.solution}: one master notebook at most, found {len(masters)}")
+    return _assigned(masters[0]).material if masters else {}
+
+
+def _assigned(master: Path):
+    try:
+        return assign_notebook(master)
+    except AssignError as error:
+        raise ReleaseError(str(error)) from None
 
 
 def drifted_files(files: dict[str, bytes], target: Path) -> list[str]:

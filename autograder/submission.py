@@ -100,5 +100,7 @@ def open_submission(path: Path | str, package: str) -> Iterator[Submission]:
             # Grade a private copy so the submission cannot change while it is graded.
             copy = Path(tmp) / package
             shutil.copytree(root / package, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            for notebook in root.glob("*.ipynb"):  # the lecture notebook sits next to the package
+                shutil.copyfile(notebook, Path(tmp) / notebook.name)
             root = Path(tmp)
         yield Submission(root=root, label=str(path), digest=package_digest(root / package))

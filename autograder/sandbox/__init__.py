@@ -84,13 +84,17 @@ def _prepare(workdir: Path, submission: Path, package: str) -> None:
         (workdir / name).mkdir()
 
 
-def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path]) -> subprocess.Popen:
+def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path], code: str | None = None,
+            env: dict[str, str] | None = None, loopback: bool = False) -> subprocess.Popen:
+    """Start ``code`` (by default the probe worker) in the sandbox, with ``env`` added to its environment
+    and, with ``loopback``, the network namespace's own 127.0.0.1 up (still no way out)."""
     runtime = workdir / "runtime"
-    code = (f"import sys; sys.path.insert(0, {str(runtime)!r}); from pathlib import Path; "
-            f"from grader_runtime.worker import main; main(Path({str(workdir)!r}))")
+    code = code or (f"import sys; sys.path.insert(0, {str(runtime)!r}); from pathlib import Path; "
+                    f"from grader_runtime.worker import main; main(Path({str(workdir)!r}))")
     config = {
         "workdir": str(workdir),
         "cwd": str(workdir / "scratch"),
+        "loopback": loopback,
         # -W: the libraries' own deprecation notices are not the student's output
         "argv": [sys.executable, "-I", "-W", "ignore::FutureWarning", "-W", "ignore::DeprecationWarning", "-c", code],
         "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir / "scratch"),
@@ -99,7 +103,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path])
                 # transformers, datasets and the Hub client must never try the network or the user's caches
                 "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                 "HF_HOME": str(workdir / "scratch" / "hf"), "TOKENIZERS_PARALLELISM": "false",
-                "MPLCONFIGDIR": str(workdir / "scratch"), "TQDM_DISABLE": "1"},
+                "MPLCONFIGDIR": str(workdir / "scratch"), "TQDM_DISABLE": "1", **(env or {})},
         "hide": [str(path) for path in hide],
         "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": max(1, int(cpu_seconds + 0.999)),
                    "file_mb": limits.file_mb, "processes": limits.processes, "open_files": limits.open_files,

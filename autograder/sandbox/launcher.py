@@ -91,6 +91,20 @@ def _hide(paths: list[str]) -> list[str]:
     return hidden
 
 
+def _loopback_up() -> None:
+    """Bring up ``lo`` in the new network namespace: 127.0.0.1 inside it only (a Jupyter kernel talks to
+    its client over it), while no interface leads out."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(sock, siocgifflags, request))[1]
+        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH22x", b"lo", flags | iff_up))
+
+
 def _drop_capabilities() -> None:
     for capability in range(64):
         libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)  # fails with EINVAL past the last one
@@ -150,6 +164,11 @@ def main() -> None:
             report["hidden"] = _hide(config["hide"])
         except OSError as error:
             report["problems"].append(f"could not hide paths ({error})")
+        if config.get("loopback"):
+            try:
+                _loopback_up()
+            except OSError as error:
+                report["problems"].append(f"loopback not up ({error})")
     try:
         if report["namespaces"] or os.geteuid() == 0:
             _drop_capabilities()

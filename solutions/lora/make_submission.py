@@ -1,4 +1,4 @@
-"""Write submission.zip holding your lora_lab/ package, ready to upload.
+"""Write submission.zip holding your lora_lab/ package and lecture.ipynb, ready to upload.
 
 Usage: python make_submission.py [--out submission.zip]
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "lora_lab"
+NOTEBOOK = "lecture.ipynb"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
         for path in files:
             bundle.write(path, path.relative_to(HERE).as_posix())
-    print(f"wrote {out} with {len(files)} files from {PACKAGE}/")
+        if (HERE / NOTEBOOK).is_file():
+            bundle.write(HERE / NOTEBOOK, NOTEBOOK)
+        else:
+            print(f"warning: {NOTEBOOK} is missing; its questions will score zero", file=sys.stderr)
+    print(f"wrote {out} with {len(files)} files from {PACKAGE}/" + (f" and {NOTEBOOK}" if (HERE / NOTEBOOK).is_file() else ""))
     return 0
 
 

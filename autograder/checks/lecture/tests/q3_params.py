@@ -1,0 +1,11 @@
+OK_FORMAT = True
+
+test = {   'name': 'q3_params',
+    'points': None,
+    'suites': [   {   'cases': [   {'code': '>>> assert full_params == 331776\n', 'hidden': False, 'locked': False},
+                                   {'code': '>>> assert rank8_params == 9216\n', 'hidden': False, 'locked': False},
+                                   {'code': '>>> assert abs(saving - 36.0) < 1e-09\n', 'hidden': True, 'locked': False}],
+                      'scored': True,
+                      'setup': '',
+                      'teardown': '',
+                      'type': 'doctest'}]}

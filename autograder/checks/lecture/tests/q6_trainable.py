@@ -1,0 +1,15 @@
+OK_FORMAT = True
+
+test = {   'name': 'q6_trainable',
+    'points': None,
+    'suites': [   {   'cases': [   {'code': '>>> assert sorted(trainable_by_r) == r_values\n', 'hidden': False, 'locked': False},
+                                   {'code': '>>> assert all((trainable_by_r[2 * r] == 2 * trainable_by_r[r] for r in r_values[:-1]))\n', 'hidden': False, 'locked': False},
+                                   {   'code': '>>> expected = sum((r_values[0] * (m.in_features + m.out_features) for name, m in base_model.named_modules() if isinstance(m, torch.nn.Linear) and '
+                                               "name.rsplit('.', 1)[-1] in targets))\n"
+                                               '>>> assert trainable_by_r[1] == expected\n',
+                                       'hidden': True,
+                                       'locked': False}],
+                      'scored': True,
+                      'setup': '',
+                      'teardown': '',
+                      'type': 'doctest'}]}

@@ -1,0 +1,62 @@
+"""Run one program (not the probe worker) in the sandbox, once, and report how it ended.
+
+For tools that run student work as a whole, like the lecture notebook under ``otter run``: the same
+launcher, namespaces, hidden paths and limits as the probe worker, its output drained and capped the
+same way, and everything it left behind killed when it ends or runs out of time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import OUTPUT_KEPT, Limits, _launch, _OutputDrain, _why_it_stopped
+
+
+@dataclass
+class CommandReport:
+    """How a sandboxed command ended; ``stopped`` is a sentence when it did not exit 0."""
+
+    returncode: int | None
+    timed_out: bool
+    output: str = ""
+    output_bytes: int = 0
+    seconds: float = 0.0
+    stopped: str = ""
+    isolation: dict = field(default_factory=dict)
+
+
+def run_command(workdir: Path, code: str, limits: Limits, hide: list[Path], env: dict[str, str] | None = None,
+                loopback: bool = False) -> CommandReport:
+    """Run the Python source ``code`` in the sandbox, in ``workdir`` (which must hold an empty ``scratch``
+    folder, its working directory and home), within ``limits``; never raises for what the code does."""
+    started = time.monotonic()
+    process = _launch(workdir, limits, limits.wall_seconds, hide, code=code, env=env, loopback=loopback)
+    drain = _OutputDrain(process.stdout)
+    drain.start()
+    timed_out = False
+    try:
+        process.wait(timeout=limits.wall_seconds)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the kernel and anything else it started
+        except ProcessLookupError:
+            pass
+        process.wait()
+        drain.join(timeout=5)
+    try:
+        isolation = json.loads((workdir / "launch.json").read_text())
+    except (OSError, ValueError):
+        isolation = {"problems": ["the launcher did not report"]}
+    failed = timed_out or process.returncode != 0
+    return CommandReport(returncode=process.returncode, timed_out=timed_out,
+                         output=bytes(drain.kept[:OUTPUT_KEPT]).decode("utf-8", errors="replace"),
+                         output_bytes=drain.total, seconds=time.monotonic() - started, isolation=isolation,
+                         stopped=_why_it_stopped(process.returncode, timed_out, limits) if failed else "")
