@@ -108,7 +108,10 @@ def build_release(assignment: Assignment) -> dict[str, bytes]:
         if path.suffix == ".py":
             files[relative] = strip_solutions(path.read_text(encoding="utf-8"), relative).encode()
         elif path.suffix == ".ipynb":
-            files[relative] = _assigned(path).student
+            assigned = _assigned(path)
+            files[relative] = assigned.student
+            files.update({(Path(relative).parent / test).as_posix(): content
+                          for test, content in assigned.public_tests.items()})
         elif relative == "README.md":
             files[relative] = render_readme(path.read_text(encoding="utf-8"), assignment, relative).encode()
         else:

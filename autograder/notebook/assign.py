@@ -2,8 +2,8 @@
 
 The master notebook (``solutions/<assignment>/<notebook>``) is in otter's assign format: an assignment
 config cell, then questions with solution blocks and public and hidden test cells. Otter writes a student
-notebook (solutions stripped, public tests in its metadata, ``grader.check`` cells) and an autograder
-zip (every test). Otter gives the cells it adds random ids and stamps the zip with the time, so the
+notebook (solutions stripped, ``grader.check`` cells) with its public tests (``tests/<question>.py``,
+which ``grader.check`` reads, in Jupyter and in Colab alike) and an autograder zip (every test). Otter gives the cells it adds random ids and stamps the zip with the time, so the
 student notebook's cell ids are renumbered and only the zip's tests are kept: the same master always
 gives the same bytes, and ``course release --check`` can compare them.
 """
@@ -28,6 +28,7 @@ class AssignError(Exception):
 @dataclass(frozen=True)
 class Assigned:
     student: bytes                  # the student notebook, normalised
+    public_tests: dict[str, bytes]  # its public tests for grader.check, by path (``tests/<question>.py``)
     material: dict[str, bytes]      # the hidden otter material, by path relative to ``MATERIAL``
 
 
@@ -48,6 +49,7 @@ def _assign(name: str, content: bytes) -> Assigned:
         if done.returncode != 0 or not zips or not (out / "student" / name).is_file():
             raise AssignError(f"otter assign failed on {name}:\n{(done.stdout + done.stderr)[-2000:]}")
         student = normalise_notebook((out / "student" / name).read_bytes())
+        public_tests = {f"tests/{path.name}": path.read_bytes() for path in sorted((out / "student" / "tests").glob("*.py"))}
         material = {}
         with zipfile.ZipFile(zips[0]) as bundle:
             for member in sorted(bundle.namelist()):
@@ -56,7 +58,7 @@ def _assign(name: str, content: bytes) -> Assigned:
     graded = {name: title for name, title in question_titles(json.loads(content)).items()
               if f"tests/{name}.py" in material}   # a manually graded question has no tests
     material["questions.json"] = (json.dumps(graded, indent=2) + "\n").encode()
-    return Assigned(student=student, material=material)
+    return Assigned(student=student, public_tests=public_tests, material=material)
 
 
 def normalise_notebook(content: bytes) -> bytes:
