@@ -98,3 +98,17 @@ def test_cli_validate_on_the_real_file():
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "assignment 'lora'" in result.stdout
+
+
+def test_a_notebook_part_needs_no_module_but_an_existing_notebook(tmp_path):
+    course = load_course(ROOT / "course.yml")
+    part = course.assignment("lora").part("notebook")
+    assert part.notebook == "lecture.ipynb" and part.modules == ()
+
+    def mutate(data):
+        notebook = next(p for p in data["assignments"]["lora"]["parts"] if p["id"] == "notebook")
+        notebook["notebook"] = "missing.ipynb"
+        notebook["checks"].append({"id": "q99_nothing", "points": 1})
+    found = problems(tmp_path, mutate)
+    assert any("parts[6].notebook: missing.ipynb does not exist" in p for p in found)
+    assert any("no hidden check named 'notebook/q99_nothing'" in p for p in found)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,9 +46,9 @@ def execute(folder: Path, allow_errors: bool, monkeypatch) -> tuple[nbformat.Not
 
 
 def figures(notebook: nbformat.NotebookNode) -> list[str]:
-    """One line per image the notebook displayed: the cell's first line."""
-    return [cell.source.splitlines()[0] for cell in notebook.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    """One line per image the notebook displayed: the titles of its plots."""
+    return [" | ".join(re.findall(r'title="([^"]+)"', cell.source)) for cell in notebook.cells
+            if cell.cell_type == "code" for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
 
 
 def test_the_solution_notebook_runs_end_to_end_with_the_tiny_model(assignment, monkeypatch, tmp_path):
@@ -138,3 +139,25 @@ def test_course_grade_folds_the_notebook_questions_into_results_json(tmp_path, a
     names = [test["name"] for test in results["tests"]]
     assert names == [spec.id for spec in assignment.part("notebook").checks]
     assert all(test["tags"] == ["notebook"] and test["status"] == "passed" for test in results["tests"])
+
+
+@pytest.mark.parametrize("case, source, reason", [
+    ("kernel exits", "import os\nos._exit(3)", "exited"),
+    ("cell hangs", "while True:\n    pass", "time budget of 30 s"),
+])
+def test_a_notebook_that_kills_its_kernel_or_hangs_scores_zero_with_the_reason(case, source, reason, course, assignment,
+                                                                                tmp_path):
+    from dataclasses import replace
+
+    from autograder.grading import hidden_paths
+    from autograder.notebook.grade import grade_notebook
+    from conftest import make_submission
+
+    root = make_submission(assignment.solution, tmp_path / "submission")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), root / NOTEBOOK)
+    part = replace(assignment.part("notebook"), time_budget=30)
+    started = time.monotonic()
+    checks, notes = grade_notebook(part, root, assignment.package, hidden_paths(course, assignment))
+    assert time.monotonic() - started < 45
+    assert all(check.score == 0 and check.status == "failed" for check in checks)
+    assert reason in notes[0] and reason in checks[0].feedback, notes

@@ -136,4 +136,5 @@ def test_make_submission_zips_the_package(assignment, tmp_path):
     assert result.returncode == 0, result.stderr
     import zipfile
     names = zipfile.ZipFile(out).namelist()
-    assert "lora_lab/matmul.py" in names and all(name.startswith("lora_lab/") for name in names)
+    assert "lora_lab/matmul.py" in names and "lecture.ipynb" in names
+    assert all(name.startswith("lora_lab/") for name in names if name != "lecture.ipynb")

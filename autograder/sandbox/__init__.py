@@ -114,6 +114,26 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
                             start_new_session=True, cwd=workdir)
 
 
+def _supervise(process: subprocess.Popen, timeout: float) -> tuple[_OutputDrain, bool]:
+    """Drain ``process``'s output until it ends or ``timeout`` passes, then kill everything it left behind
+    in its session; returns the drained output and whether it ran out of time."""
+    drain = _OutputDrain(process.stdout)
+    drain.start()
+    timed_out = False
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
+        except ProcessLookupError:
+            pass
+        process.wait()
+        drain.join(timeout=5)
+    return drain, timed_out
+
+
 def _read_outcome(stem: Path) -> Outcome | None:
     if not stem.with_suffix(".json").exists():
         return None
@@ -173,20 +193,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                                                          for c in calls]})
             process = _launch(workdir, limits, remaining, hide)
             report.launches += 1
-            drain = _OutputDrain(process.stdout)
-            drain.start()
-            timed_out = False
-            try:
-                process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
-                except ProcessLookupError:
-                    pass
-                process.wait()
-                drain.join(timeout=5)
+            drain, timed_out = _supervise(process, remaining)
             output += drain.kept[: OUTPUT_KEPT - len(output)]
             report.output_bytes += drain.total
             if report.launches == 1:

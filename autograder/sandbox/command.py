@@ -8,14 +8,11 @@ same way, and everything it left behind killed when it ends or runs out of time.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import OUTPUT_KEPT, Limits, _launch, _OutputDrain, _why_it_stopped
+from . import OUTPUT_KEPT, Limits, _launch, _supervise, _why_it_stopped
 
 
 @dataclass
@@ -37,20 +34,7 @@ def run_command(workdir: Path, code: str, limits: Limits, hide: list[Path], env:
     folder, its working directory and home), within ``limits``; never raises for what the code does."""
     started = time.monotonic()
     process = _launch(workdir, limits, limits.wall_seconds, hide, code=code, env=env, loopback=loopback)
-    drain = _OutputDrain(process.stdout)
-    drain.start()
-    timed_out = False
-    try:
-        process.wait(timeout=limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # the kernel and anything else it started
-        except ProcessLookupError:
-            pass
-        process.wait()
-        drain.join(timeout=5)
+    drain, timed_out = _supervise(process, limits.wall_seconds)  # the kernel and all it started die too
     try:
         isolation = json.loads((workdir / "launch.json").read_text())
     except (OSError, ValueError):
