@@ -59,10 +59,9 @@ def grade_notebook(part: Part, root: Path, package: str, hide: list[Path]) -> tu
         ran = run_command(workdir, code, limits, hide, env=env, loopback=True)
         scores, problem = _read_results(workdir / "out" / "results.json")
     notes = []
-    if problem:
-        tail = ran.output.strip()[-1200:]
-        notes.append(f"the grader could not run {part.notebook}: {ran.stopped or problem}"
-                     + (f"; the end of its output:\n{tail}" if tail else ""))
+    if problem:  # its output is not shown: a notebook could print the hidden tests it can read in there
+        notes.append(f"the grader could not run {part.notebook}: {ran.stopped or problem}; make sure it runs "
+                     f"from top to bottom with {TINY_MODEL_ENV}=1 (Restart & Run All), as the grader runs it")
     isolation_problems = ran.isolation.get("problems")
     if isolation_problems:
         notes.append("sandbox: " + "; ".join(isolation_problems))
