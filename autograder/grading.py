@@ -105,8 +105,10 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
     report = PartReport(part=part, checks=[])
     judged: dict[str, CheckResult] = {}
     if calls:
+        # A CUDA build of torch maps gigabytes of address space as soon as it is imported, even for a
+        # CPU-only part, so on such a machine every worker is limited on writable memory instead.
         limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb,
-                        gpu=any(item.spec.gpu for item in planned))
+                        gpu=torch.version.cuda is not None)
         worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide, resume_at)
         want = reference.run(part.module_name, calls)
         judged = {result.spec.id: result for result in judge_part(planned, worker.outcomes, want)}
