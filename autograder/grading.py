@@ -26,6 +26,10 @@ from .sandbox import Limits, run_probes
 from .submission import Submission
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+GPU_NOT_RUN = ("needs a CUDA GPU, and none is present here; the course staff complete it on a machine with CUDA "
+               "(`course grade SUBMISSION --only gpu --out gpu.json`, then "
+               "`course merge-results cpu.json gpu.json --out merged.json`)")
+GPU_HINT_PREFIX = "GPU checks not run:"
 
 
 @dataclass
@@ -52,6 +56,7 @@ class GradeReport:
     parts: list[PartReport]
     seconds: float
     provenance: dict
+    notes: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -88,13 +93,14 @@ def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
 
 
 def grade_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
-               hide: list[Path], gpu_available: bool) -> PartReport:
+               hide: list[Path], gpu_available: bool, gpu_only: bool = False) -> PartReport:
+    """Grade one part; with ``gpu_only`` its GPU checks alone (the others are left out of the report)."""
     started = time.monotonic()
     planned, skipped = [], {}
-    for spec in part.checks:
+    specs = [spec for spec in part.checks if spec.gpu or not gpu_only]
+    for spec in specs:
         if spec.gpu and not gpu_available:
-            skipped[spec.id] = not_run(spec, "needs a CUDA GPU, and none is present here; grade the "
-                                             "submission again on a machine with CUDA to complete it")
+            skipped[spec.id] = not_run(spec, GPU_NOT_RUN)
             continue
         rng = random.Random(f"{seed}/{spec.id}")
         planned.append(PlannedCheck(spec, CHECKS[spec.id].plan(rng)))
@@ -123,24 +129,39 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
         problems = worker.isolation.get("problems") if worker.isolation else None
         if problems:
             report.notes.append("sandbox: " + "; ".join(problems))
-    report.checks = [judged.get(spec.id) or skipped[spec.id] for spec in part.checks]
+    report.checks = [judged.get(spec.id) or skipped[spec.id] for spec in specs]
     report.seconds = time.monotonic() - started
     return report
 
 
+def gpu_hint(parts: list[PartReport]) -> list[str]:
+    """The line saying how to complete the GPU checks that were not run, if any were not."""
+    missing = [check for part in parts for check in part.checks if check.spec.gpu and check.status == "not run"]
+    if not missing:
+        return []
+    points = sum(check.spec.points for check in missing)
+    return [f"{GPU_HINT_PREFIX} {len(missing)} checks ({points:g} points) need CUDA and are left out of max_score; "
+            f"to complete them run `course grade SUBMISSION --only gpu --out gpu.json` on a CUDA machine, then "
+            f"`course merge-results cpu.json gpu.json --out merged.json`."]
+
+
 def grade(course: Course, assignment: Assignment, submission: Submission, seed: int | None = None,
-          parts: list[str] | None = None) -> GradeReport:
-    """Grade ``submission`` on the chosen parts (all by default) and return the full report."""
+          parts: list[str] | None = None, gpu_only: bool = False, hide_also: tuple[Path, ...] = ()) -> GradeReport:
+    """Grade ``submission`` on the chosen parts (all by default) and return the full report.
+
+    ``gpu_only`` grades the GPU checks alone (the parts without any are left out); ``hide_also`` adds
+    paths the sandboxed worker must not see, such as the folder the results are written to.
+    """
     started = time.monotonic()
     seed = submission_seed(course, assignment, submission) if seed is None else seed
     reference = Reference(assignment.solution, assignment.package)
-    hide = hidden_paths(course, assignment)
+    hide = hidden_paths(course, assignment) + [Path(path) for path in hide_also]
     gpu_available = torch.cuda.is_available()
     reports = []
     for part in assignment.parts:
-        if parts and part.id not in parts:
+        if (parts and part.id not in parts) or (gpu_only and not any(spec.gpu for spec in part.checks)):
             continue
-        reports.append(grade_part(part, submission, assignment, reference, seed, hide, gpu_available))
+        reports.append(grade_part(part, submission, assignment, reference, seed, hide, gpu_available, gpu_only))
     provenance = {
         "grader_version": __version__,
         "checks_sha256": checks_digest(course),
@@ -150,5 +171,7 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
         "torch": torch.__version__,
         "cuda_available": gpu_available,
     }
+    if gpu_only:
+        provenance["only"] = "gpu"
     return GradeReport(assignment=assignment, submission=submission.label, seed=seed, parts=reports,
-                       seconds=time.monotonic() - started, provenance=provenance)
+                       seconds=time.monotonic() - started, provenance=provenance, notes=gpu_hint(reports))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from autograder.config import Assignment, Course, Part, load_course
 from autograder.grading import GradeReport, grade
@@ -15,6 +16,16 @@ from autograder.submission import open_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_SEED = 20261127
+
+
+def write_course(tmp_path: Path, mutate) -> Path:
+    """A copy of the real course.yml next to a link to the real solutions, changed by ``mutate``."""
+    data = yaml.safe_load((ROOT / "course.yml").read_text())
+    mutate(data)
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    path = tmp_path / "course.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 @pytest.fixture(scope="session")
