@@ -63,8 +63,8 @@ def shown_with(report: GradeReport, visibility: str) -> GradeReport:
     if not held:
         return report
     parts = [replace(part, checks=[check for check in part.checks if check not in held]) for part in report.parts]
-    note = (f"{len(held)} checks ({fmt_points(sum(check.max_score for check in held))} points) are not shown "
-            f"here yet ({', '.join(sorted({check.spec.visibility for check in held}))}).")
+    note = (f"not shown here yet ({', '.join(sorted({check.spec.visibility for check in held}))}): "
+            f"{len(held)} checks ({fmt_points(sum(check.max_score for check in held))} points)")
     return replace(report, parts=parts, notes=[*report.notes, note])
 
 

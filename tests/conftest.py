@@ -22,6 +22,7 @@ def write_course(tmp_path: Path, mutate) -> Path:
     """A copy of the real course.yml next to a link to the real solutions, changed by ``mutate``."""
     data = yaml.safe_load((ROOT / "course.yml").read_text())
     mutate(data)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "solutions").symlink_to(ROOT / "solutions")
     path = tmp_path / "course.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
