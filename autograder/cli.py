@@ -79,7 +79,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         with open_submission(path, assignment.package) as submission:
             if not args.submission:
                 submission = replace(submission, label=f"reference solution ({path})")
-            report = grade(course, assignment, submission, seed=args.seed, parts=args.part, gpu_only=gpu_only)
+            report = grade(course, assignment, submission, seed=args.seed, parts=args.part, gpu_only=gpu_only,
+                           hide_also=tuple(Path(path) for path in args.hide or ()))
     except SubmissionError as error:
         raise UsageError(str(error)) from None
     print(render_table(report))
@@ -103,6 +104,10 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
                             parts=args.part)
     except GradebookError as error:
         raise UsageError(str(error)) from None
+    except KeyboardInterrupt:
+        print("course: interrupted; the results written so far are kept, run the same command again to grade "
+              "the rest", file=sys.stderr)
+        return 130
     print(f"graded {len(summary.graded)} submissions ({len(summary.errors)} could not be graded), "
           f"kept {len(summary.reused)} graded before; gradebook: {out}, results: {results_folder(out)}/")
     return 0
@@ -303,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--part", action="append", help="grade only this part (repeatable)")
     grade.add_argument("--only", choices=["gpu"], help="gpu: grade only the checks that need CUDA (on a machine "
                                                        "with a GPU; combine with `merge-results`)")
+    grade.add_argument("--hide", action="append", help="also hide this path from the student's code (repeatable; "
+                                                        "grade-all hides the class and its results)")
     grade.set_defaults(run=cmd_grade)
 
     grade_all = commands.add_parser("grade-all", help="grade every submission of a folder into a gradebook CSV")

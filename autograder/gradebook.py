@@ -112,8 +112,10 @@ def grade_command(course: Course, assignment: Assignment, entry: Entry, out: Pat
     from .cli import cli_command
 
     options = [option for part in parts for option in ("--part", part)]
+    # The student's code sees neither the other submissions nor anyone's results.
+    hide = ("--hide", str(entry.path.parent.resolve()), "--hide", str(out.parent.resolve()))
     return cli_command("--course", str(course.path), "--assignment", assignment.id, "grade", str(entry.path),
-                       "--out", str(out), *options)
+                       "--out", str(out), *options, *hide)
 
 
 def grade_timeout(assignment: Assignment) -> float:
@@ -208,7 +210,8 @@ def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebo
         error = grade_one(course, assignment, entry, folder / f"{entry.name}.json", parts)
         return entry, error, time.monotonic() - started
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = [pool.submit(run, entry) for entry in todo]
         for number, future in enumerate(as_completed(futures), start=1):
             entry, error, seconds = future.result()
@@ -226,8 +229,11 @@ def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebo
                 bar.write(line, file=sys.stderr)
                 bar.update(1)
             write_gradebook(assignment, gradebook_rows(assignment, entries, folder), gradebook)
-    if bar is not None:
-        bar.close()
+    finally:
+        # On Ctrl-C nothing more starts; what finished is kept, and a rerun grades the rest.
+        pool.shutdown(wait=True, cancel_futures=True)
+        if bar is not None:
+            bar.close()
     return summary
 
 

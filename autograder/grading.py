@@ -11,6 +11,7 @@ import hashlib
 import platform
 import random
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,14 @@ def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
     return paths
 
 
+def hideable(path: Path) -> bool:
+    """Whether the worker can do without ``path``: not the temporary folder it runs in, nor an
+    ancestor of it or of the Python environment that runs it."""
+    path = Path(path).resolve()
+    needed = (Path(tempfile.gettempdir()).resolve(), Path(sys.prefix).resolve())
+    return not any(path == folder or path in folder.parents for folder in needed)
+
+
 def grade_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
                hide: list[Path], gpu_available: bool, gpu_only: bool = False) -> PartReport:
     """Grade one part; with ``gpu_only`` its GPU checks alone (the others are left out of the report)."""
@@ -150,12 +159,13 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
     """Grade ``submission`` on the chosen parts (all by default) and return the full report.
 
     ``gpu_only`` grades the GPU checks alone (the parts without any are left out); ``hide_also`` adds
-    paths the sandboxed worker must not see, such as the folder the results are written to.
+    paths the sandboxed worker must not see, such as the folder the results are written to or the other
+    submissions of a class (ignored where the worker needs them, see :func:`hideable`).
     """
     started = time.monotonic()
     seed = submission_seed(course, assignment, submission) if seed is None else seed
     reference = Reference(assignment.solution, assignment.package)
-    hide = hidden_paths(course, assignment) + [Path(path) for path in hide_also]
+    hide = hidden_paths(course, assignment) + [Path(path) for path in hide_also if hideable(Path(path))]
     gpu_available = torch.cuda.is_available()
     reports = []
     for part in assignment.parts:

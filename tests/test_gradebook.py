@@ -20,15 +20,11 @@ import pytest
 
 from autograder.gradebook import read_gradebook
 from autograder.report import render_stats, summarise
-from conftest import ROOT, make_submission
+from conftest import ROOT, course_cli, make_submission
 
 REFERENCE = ROOT / "solutions" / "lora"
 STUBS = ROOT / "assignments" / "lora"
 
-
-def course_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout)
 
 
 def zip_folder(folder: Path, archive: Path) -> Path:
@@ -45,9 +41,15 @@ def rows_by_name(path: Path) -> dict[str, dict[str, str]]:
 @pytest.fixture
 def class_folder(tmp_path: Path) -> Path:
     """A class: the reference (a folder), the stubs (a zip), one that floods its output forever at
-    import, a broken zip, a folder without lora_lab/, and a stray file."""
+    import, a broken zip, a folder without lora_lab/, one that tries to break another's code and
+    results, and a stray file."""
     folder = tmp_path / "class"
     make_submission(REFERENCE, folder / "ada")
+    attack = (f"\nimport pathlib\n"
+              f"for target, text in (({str(folder / 'ada' / 'lora_lab' / 'matmul.py')!r}, 'raise SystemExit(1)'),\n"
+              f"                     ({str(tmp_path / 'book' / 'gradebook-results' / 'ada.json')!r}, '{{}}')):\n"
+              f"    try:\n        pathlib.Path(target).write_text(text)\n    except OSError:\n        pass\n")
+    make_submission(REFERENCE, folder / "fay", {"matmul.py": (REFERENCE / "lora_lab" / "matmul.py").read_text() + attack})
     zip_folder(STUBS, folder / "bo.zip")
     make_submission(REFERENCE, folder / "cy", {"matmul.py": "while True:\n    print('spam ' * 1000)\n"})
     (folder / "dee.zip").write_bytes(b"this is not a zip")
@@ -63,9 +65,9 @@ def test_grade_all_grades_everyone_and_reports_broken_ones_as_rows(tmp_path, cla
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "skipped roster.txt: neither a folder nor a .zip" in result.stderr
-    assert "graded 5 submissions (2 could not be graded)" in result.stdout
+    assert "graded 6 submissions (2 could not be graded)" in result.stdout
     rows = rows_by_name(out)
-    assert list(rows) == ["ada", "bo", "cy", "dee", "eve"]
+    assert list(rows) == ["ada", "bo", "cy", "dee", "eve", "fay"]
     with out.open() as handle:
         header = next(csv.reader(handle))
     assert header[:8] == ["submission", "matmul", "linear", "lowrank", "lora", "finetune", "service", "total"]
@@ -80,13 +82,18 @@ def test_grade_all_grades_everyone_and_reports_broken_ones_as_rows(tmp_path, cla
     assert "not a valid .zip" in rows["dee"]["error"] and rows["dee"]["total"] == "0"
     assert "no lora_lab/ folder" in rows["eve"]["error"]
     results = sorted(path.name for path in (tmp_path / "book" / "gradebook-results").iterdir())
-    assert results == ["ada.json", "bo.json", "cy.json", "dee.json", "eve.json"]  # no temporary files left
+    assert results == ["ada.json", "bo.json", "cy.json", "dee.json", "eve.json", "fay.json"]  # no temporary files
+    fay = json.loads((tmp_path / "book" / "gradebook-results" / "fay.json").read_text())
+    assert rows["fay"]["total"] == "10"
+    if "sandbox:" not in fay["output"]:  # where namespaces are granted, the others are out of its sight
+        assert (class_folder / "ada" / "lora_lab" / "matmul.py").read_text() == \
+            (REFERENCE / "lora_lab" / "matmul.py").read_text()
     ada = json.loads((tmp_path / "book" / "gradebook-results" / "ada.json").read_text())
     assert ada["score"] == 10 and ada["tests"][0]["name"] == "matmul/square"
 
     again = course_cli("grade-all", str(class_folder), "--out", str(out), "--jobs", "2", "--part", "matmul")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "graded 0 submissions" in again.stdout and "kept 5 graded before" in again.stdout
+    assert "graded 0 submissions" in again.stdout and "kept 6 graded before" in again.stdout
     assert rows_by_name(out) == rows
 
 
