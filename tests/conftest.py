@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,12 @@ from autograder.submission import open_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_SEED = 20261127
+
+
+def course_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``course ARGS`` from this checkout (``python -m autograder``) in the repository root."""
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout)
 
 
 def write_course(tmp_path: Path, mutate) -> Path:

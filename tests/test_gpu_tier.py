@@ -11,8 +11,6 @@ CPU. The files, their provenance and the merge are what a CUDA machine's grade w
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from autograder.config import load_course
 from autograder.grading import GPU_HINT_PREFIX, grade
 from autograder.results import write_results
 from autograder.submission import open_submission
-from conftest import ROOT, write_course
+from conftest import course_cli, write_course
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU grade would run the GPU checks")
 
@@ -32,10 +30,6 @@ def mark_square_gpu(data: dict) -> None:
     lora["parts"] = lora["parts"][:1]
     lora["parts"][0]["checks"][0]["gpu"] = True  # matmul/square, 2 points
 
-
-def course_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
 
 
 @pytest.fixture(scope="module")

