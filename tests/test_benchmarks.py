@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,15 @@ def test_service_benchmark_compares_switches_batching_and_memory(tmp_path):
     assert modes["batched"]["same_replies_as_lock"] == 6      # greedy: batching changes no reply
     assert modes["batches_of_reference"] < 7                  # 6 requests plus the warm-up, some batched
     assert set(data["memory"]["rss_bytes"]) == {"1", "2", "4"}
+
+
+def test_grade_all_benchmark_times_a_small_class(tmp_path):
+    out = tmp_path / "grade_all.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grade_all.py"), "--copies", "2", "--jobs", "2",
+                             "--part", "matmul", "--out", str(out)], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "total / copy s" in result.stdout
+    data = json.loads(out.read_text())
+    assert (data["copies"], data["jobs"], data["parts"], data["errors"], data["scores"]) == (2, 2, ["matmul"], {}, ["10/10"])
+    assert 0 < data["submission_seconds"]["min"] <= data["total_seconds"]
