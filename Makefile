@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: grade test test-slow release check-release benchmark clean
+.PHONY: grade test test-slow release check-release benchmark autograder.zip clean
 
 # Where the books live: CI and this machine keep them outside the repository (never committed).
 export GUTENBERG_LIBRARY ?= $(abspath ../shared/data/gutenberg)
@@ -36,5 +36,8 @@ benchmark: $(BIN)/course      ## grading time, and the LoRA layer against nn.Lin
 	$(BIN)/python benchmarks/grade.py
 	$(BIN)/python benchmarks/lora_layer.py
 
+autograder.zip: $(BIN)/course  ## the Gradescope autograder (setup.sh, run_autograder, grader, solutions)
+	$(BIN)/course build-autograder --out $@
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache autograder.zip
