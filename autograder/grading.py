@@ -78,12 +78,16 @@ def checks_digest(course: Course) -> str:
 
 def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
     """What the sandboxed worker must not see: the whole course repository (solutions, hidden checks,
-    tests) except the Python environment that runs it, plus the grader package wherever installed."""
+    tests) except the Python environment that runs it, plus the grader package wherever installed, and
+    the folder that holds the repository (other checkouts or courses beside it; the launcher still
+    shows the Python environment inside it)."""
     keep = {Path(sys.prefix).resolve()}
     paths = [entry for entry in sorted(course.root.iterdir()) if entry.resolve() not in keep]
     for extra in (PACKAGE_DIR, assignment.solution.resolve()):
         if not any(extra == path or path in extra.parents for path in paths):
             paths.append(extra)
+    if course.root.resolve().parent != Path("/"):
+        paths.append(course.root.resolve().parent)
     return paths
 
 
