@@ -30,6 +30,7 @@ from ..runtime import transport
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 GRADER_PACKAGE = __name__.split(".")[0]
+SHARED_WRITABLE = (Path("/var/tmp"), Path("/run/lock"))
 OUTPUT_KEPT = 16 * 1024
 # As root the worker runs as a uid and gid of its own, far above any account's: the grading process's pid
 # (unique among live processes, below 2**22) and a counter make it unique among running workers.
@@ -50,6 +51,8 @@ class Limits:
     file_mb: int = 64
     processes: int = 64
     open_files: int = 256
+    disk_mb: int = 512                 # all files in its work folder's out/ and scratch/ together
+    disk_files: int = 10_000
     gpu: bool = False                  # the worker may use CUDA: limit writable memory, not address space
 
 
@@ -164,8 +167,9 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
                 "HF_HOME": str(workdir / "scratch" / "hf"), "TOKENIZERS_PARALLELISM": "false",
                 "MPLCONFIGDIR": str(workdir / "scratch"), "TQDM_DISABLE": "1",
                 "USER": "grader-worker", "LOGNAME": "grader-worker"},  # its uid has no account to look up
-        # besides what the grader names: the temporary folder (other workers' folders) and the home folder
-        "hide": [str(path) for path in [*hide, workdir.parent, Path.home()]],
+        # besides what the grader names: the temporary folder (other workers' folders), the home folder
+        # and the folders anyone may write to that outlive the worker
+        "hide": [str(path) for path in [*hide, workdir.parent, Path.home(), *SHARED_WRITABLE]],
         "hide_modules": [GRADER_PACKAGE],  # wherever the worker's Python would find the grader
         "user": None if worker is None else {"uid": worker, "gid": worker},
         "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": max(1, int(cpu_seconds + 0.999)),
@@ -194,8 +198,49 @@ def _read_outcome(stem: Path) -> Outcome | None:
     return Outcome(ok=False, error={key: str(error.get(key, "")) for key in ("type", "message", "where")})
 
 
-def _why_it_stopped(returncode: int | None, timed_out: bool, limits: Limits) -> str:
-    if timed_out:
+def _disk_used(workdir: Path, limits: Limits) -> bool:
+    """Whether the worker's writable folders hold more than ``limits`` allow (bytes or files). RLIMIT_FSIZE
+    bounds each file, not how many it writes, so the grader watches the total while the worker runs."""
+    budget, files = limits.disk_mb * 1024 * 1024, 0
+    folders = [workdir / "out", workdir / "scratch"]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            files += 1
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                else:
+                    budget -= entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+            if budget < 0 or files > limits.disk_files:
+                return True
+    return False
+
+
+def _wait(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limits) -> str | None:
+    """Wait for the worker: ``None`` when it ended, ``"time"`` or ``"disk"`` when it had to be stopped."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            process.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            return None
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                return "time"
+            if _disk_used(workdir, limits):
+                return "disk"
+
+
+def _why_it_stopped(returncode: int | None, stopped: str | None, limits: Limits) -> str:
+    if stopped == "disk":
+        return (f"the process running your code was stopped: it wrote more than {limits.disk_mb} MB "
+                f"or {limits.disk_files} files")
+    if stopped:
         return f"your code did not finish within this part's time budget of {limits.wall_seconds:g} s (an infinite loop?)"
     signal_number = returncode - 128 if returncode and returncode > 128 else (-returncode if returncode and returncode < 0 else 0)
     if signal_number:
@@ -239,16 +284,15 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             report.launches += 1
             drain = _OutputDrain(process.stdout)
             drain.start()
-            timed_out = False
+            stopped = None
             try:
-                process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                process.terminate()  # the launcher kills the worker and reaps it: no zombie is left behind
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
+                stopped = _wait(process, remaining, workdir, limits)
+                if stopped:
+                    process.terminate()  # the launcher kills the worker and reaps it: no zombie is left behind
+                    try:
+                        process.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        pass
             finally:
                 try:
                     os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
@@ -266,7 +310,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
 
             imported = _read_outcome(workdir / "out" / "import")
             if imported is None or not imported.ok:
-                reason = _why_it_stopped(process.returncode, timed_out, limits)
+                reason = _why_it_stopped(process.returncode, stopped, limits)
                 report.import_error = (imported.error if imported is not None and imported.error else
                                        {"type": "ImportError", "where": "",
                                         "message": f"importing {package}.{module} failed: {reason}"})
@@ -274,7 +318,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             for index in range(start, len(calls)):
                 outcomes[index] = _read_outcome(workdir / "out" / f"{index:04d}")
                 if outcomes[index] is None:
-                    outcomes[index] = Outcome(ok=False, missing=_why_it_stopped(process.returncode, timed_out, limits))
+                    outcomes[index] = Outcome(ok=False, missing=_why_it_stopped(process.returncode, stopped, limits))
                     start = max(index + 1, resume_at[index])
                     for skipped in range(index + 1, start):
                         outcomes[skipped] = Outcome(ok=False, missing="skipped: an earlier call of this check "

@@ -136,22 +136,27 @@ def _hide(paths: list[str], keep: list[str]) -> list[str]:
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777")
     keep = [os.path.realpath(path) for path in keep if os.path.exists(path)]
-    hidden = []
-    for path in sorted({os.path.abspath(path) for path in paths}, key=lambda p: (p.count("/"), p)):
-        if path == "/" or path in keep:
+    hidden, failed = [], []
+    # a link is hidden where it leads; outermost first
+    for path in sorted({os.path.realpath(path) for path in paths}, key=lambda p: (p.count("/"), p)):
+        if path == "/" or path in keep or not os.path.exists(path):
             continue
-        if os.path.isdir(path) and not os.path.islink(path):
-            inner = [kept for kept in keep if _inside(kept, path)]
-            inner = [kept for kept in inner if not any(other != kept and _inside(kept, other) for other in inner)]
-            if inner:
-                _cover(path, inner)
+        try:
+            if os.path.isdir(path):
+                inner = [kept for kept in keep if _inside(kept, path)]
+                inner = [kept for kept in inner if not any(other != kept and _inside(kept, other) for other in inner)]
+                if inner:
+                    _cover(path, inner)
+                else:
+                    _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
             else:
-                _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-        elif os.path.exists(path):
-            _mount("/dev/null", path, None, MS_BIND)
-        else:
+                _mount("/dev/null", path, None, MS_BIND)
+        except OSError as error:
+            failed.append(f"{path} ({error.strerror})")
             continue
         hidden.append(path)
+    if failed:
+        raise OSError(0, f"could not hide {', '.join(failed)}; hidden: {', '.join(hidden)}")
     return hidden
 
 
@@ -226,7 +231,7 @@ def main() -> None:
             hide = config["hide"] + module_paths(config.get("hide_modules", []))
             report["hidden"] = _hide(hide, [config["workdir"], *runtime_paths()])
         except OSError as error:
-            report["problems"].append(f"could not hide paths ({error})")
+            report["problems"].append(f"could not hide paths ({error.strerror or error})")
     # opened while still privileged: the work folder itself is not writable to the worker's uid
     with open(os.path.join(config["workdir"], "launch.json"), "w") as handle:
         try:
