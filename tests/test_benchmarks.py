@@ -44,3 +44,13 @@ def test_finetune_benchmark_compares_lora_with_full_fine_tuning(tmp_path, librar
         < variants["full"]["trainable_params"] == variants["full"]["total_params"]
     assert variants["lora-qkvo"]["checkpoint_files"].keys() >= {"adapter_config.json", "adapter_model.safetensors"}
     assert data["loads"]["cached"]["seconds"] > 0 and "gguf" not in data["loads"]
+
+
+def test_exploit_table_prints_attack_defence_and_points_gained(tmp_path):
+    out = tmp_path / "exploits.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "exploits.py"), "--only", "matmul_patch_builtins",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "patch builtins" in result.stdout and "1/1 exploits blocked, 0 points gained" in result.stdout
+    [row] = json.loads(out.read_text())["exploits"]
+    assert row["gained"] == 0 and row["outcome"] == "blocked" and "process isolation" in row["blocked_by"]
