@@ -90,7 +90,7 @@ def runtime_paths() -> list[str]:
     """The folders the worker's Python needs: its prefixes and every folder on its ``sys.path``."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
     paths.update(entry for entry in sys.path if entry and os.path.isdir(entry))
-    return sorted({os.path.realpath(path) for path in paths} | {os.path.abspath(path) for path in paths})
+    return sorted({os.path.realpath(path) for path in paths})
 
 
 def module_paths(names: list[str]) -> list[str]:
@@ -134,7 +134,8 @@ def _hide(paths: list[str], keep: list[str]) -> list[str]:
     covered."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777")
+    if os.path.isdir("/dev/shm"):  # shared memory of its own, not the machine's
+        _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777")
     keep = [os.path.realpath(path) for path in keep if os.path.exists(path)]
     hidden, failed = [], []
     # a link is hidden where it leads; outermost first
@@ -240,7 +241,7 @@ def main() -> None:
                 report["capabilities_dropped"] = True
                 report["uid"] = os.getuid()
         except OSError as error:
-            report["problems"].append(f"privileges kept ({error})")
+            report["problems"].append(f"could not drop privileges fully ({error})")
         _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
         json.dump(report, handle)
     _set_limits(limits)
