@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .config import Assignment, Course, Part
-from .grading import grade
+from .grading import GradeReport, grade
 from .judge import CheckResult
 from .sandbox import leftover_workers
 from .submission import open_submission, package_digest
@@ -228,16 +228,27 @@ def load_catalogue(root: Path, assignment: Assignment, parts: list[str] | None =
     return [entry for entry in entries if not parts or entry.part.id in parts]
 
 
-def audit_entry(course: Course, assignment: Assignment, entry: Entry, seed: int = AUDIT_SEED) -> AuditRow:
-    """Grade ``entry``'s part on a copy of the reference in which its module is replaced."""
-    with tempfile.TemporaryDirectory(prefix="lora-audit-") as tmp:
-        package = Path(tmp) / assignment.package
-        shutil.copytree(assignment.solution / assignment.package, package,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        if entry.source is not None:
-            (package / f"{entry.module}.py").write_text(entry.source, encoding="utf-8")
-        with open_submission(Path(tmp), assignment.package) as submission:
-            report = grade(course, assignment, submission, seed=seed, parts=[entry.part.id])
+def _reference_copy(assignment: Assignment, root: Path, entry: Entry | None = None) -> None:
+    """Copy the reference package into ``root``, with ``entry``'s module replaced by its source."""
+    shutil.copytree(assignment.solution / assignment.package, root / assignment.package,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if entry is not None and entry.source is not None:
+        (root / assignment.package / f"{entry.module}.py").write_text(entry.source, encoding="utf-8")
+
+
+def _grade_folder(course: Course, assignment: Assignment, root: Path, parts: list[str], seed: int) -> GradeReport:
+    with open_submission(root, assignment.package) as submission:
+        return grade(course, assignment, submission, seed=seed, parts=parts)
+
+
+def audit_entry(course: Course, assignment: Assignment, entry: Entry, seed: int = AUDIT_SEED,
+                folder: Path | None = None) -> AuditRow:
+    """Grade ``entry``'s part on a copy of the reference in which its module is replaced, built in
+    ``folder`` (by default a new temporary folder)."""
+    with contextlib.ExitStack() as stack:
+        root = folder or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lora-audit-")))
+        _reference_copy(assignment, root, entry)
+        report = _grade_folder(course, assignment, root, [entry.part.id], seed)
     return AuditRow(entry, report.parts[0].checks, tuple(report.parts[0].notes))
 
 
@@ -268,10 +279,9 @@ def _accomplice() -> Iterator[int]:
         server.close()
 
 
-def _grade_copy(course: Course, assignment: Assignment, root: Path, parts: list[str], seed: int) -> dict[str, float]:
-    """Scores by part of the submission folder ``root``, against full marks: {part: points lost}."""
-    with open_submission(root, assignment.package) as submission:
-        report = grade(course, assignment, submission, seed=seed, parts=parts)
+def _points_lost(course: Course, assignment: Assignment, root: Path, parts: list[str], seed: int) -> dict[str, float]:
+    """Points the submission folder ``root`` loses in each of ``parts``."""
+    report = _grade_folder(course, assignment, root, parts, seed)
     return {part.part.id: round(part.max_score - part.score, 4) for part in report.parts}
 
 
@@ -279,24 +289,25 @@ def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int 
     """Grade the exploit at ``path`` and look for harm around it: a copy of the reference (the next
     student) graded afterwards, or alongside it for a ``WITH_VICTIM`` exploit, must keep full marks
     and its files unchanged; no process of the exploit's worker may survive the grade; the paths of
-    ``MUST_NOT_EXIST`` must not exist. What is found goes to the row's ``problems``."""
-    with tempfile.TemporaryDirectory(prefix="lora-victim-") as tmp, _accomplice() as port:
-        victim = Path(tmp) / "victim"
-        shutil.copytree(assignment.solution / assignment.package, victim / assignment.package,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    ``MUST_NOT_EXIST`` must not exist. What is found goes to the row's ``problems``. Both submissions
+    are graded from folders side by side, as ``course grade-all`` finds them."""
+    with tempfile.TemporaryDirectory(prefix="lora-exploit-") as tmp, _accomplice() as port:
+        submissions = Path(tmp) / "submissions"
+        victim, attacker = submissions / "victim", submissions / "attacker"
+        _reference_copy(assignment, victim)
         before = package_digest(victim / assignment.package)
         entry = load_exploit(path, assignment, {"COURSE_ROOT": str(course.root), "PORT": str(port),
-                                                "VICTIM": str(victim)})
+                                                "VICTIM": str(victim), "SUBMISSIONS": str(submissions)})
         victim_parts = [entry.part.id] + (["linear"] if entry.with_victim and entry.part.id != "linear" else [])
         lost: dict[str, float] = {}
-        beside = threading.Thread(target=lambda: lost.update(_grade_copy(course, assignment, victim, victim_parts, seed)))
+        beside = threading.Thread(target=lambda: lost.update(_points_lost(course, assignment, victim, victim_parts, seed)))
         if entry.with_victim:
             beside.start()
-        row = audit_entry(course, assignment, entry, seed)
+        row = audit_entry(course, assignment, entry, seed, folder=attacker)
         if entry.with_victim:
             beside.join()
         else:
-            lost = _grade_copy(course, assignment, victim, victim_parts, seed)
+            lost = _points_lost(course, assignment, victim, victim_parts, seed)
         problems = [f"processes of its worker still run: {pids}" for pids in [leftover_workers()] if pids]
         when = "graded beside it" if entry.with_victim else "graded after it"
         problems += [f"the reference {when} lost {points:g} points in {part}" for part, points in lost.items() if points]

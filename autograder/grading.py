@@ -136,7 +136,8 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
     started = time.monotonic()
     seed = submission_seed(course, assignment, submission) if seed is None else seed
     reference = Reference(assignment.solution, assignment.package)
-    hide = hidden_paths(course, assignment)
+    # the worker grades a copy; the folder the submission came from holds the other submissions
+    hide = hidden_paths(course, assignment) + [Path(submission.label).resolve().parent]
     gpu_available = torch.cuda.is_available()
     reports = []
     for part in assignment.parts:
