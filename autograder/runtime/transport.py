@@ -137,12 +137,13 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
         handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         raise TransportError(f"cannot open {path.name} ({os.strerror(error.errno or 0)})") from None
-    with os.fdopen(handle, "rb") as stream:
-        info = os.fstat(stream.fileno())
+    info = os.fstat(handle)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        os.close(handle)
         if not stat.S_ISREG(info.st_mode):
             raise TransportError(f"{path.name} is not a regular file")
-        if info.st_size > max_bytes:
-            raise TransportError(f"result of {info.st_size} bytes exceeds the limit of {max_bytes} bytes")
+        raise TransportError(f"result of {info.st_size} bytes exceeds the limit of {max_bytes} bytes")
+    with os.fdopen(handle, "rb") as stream:
         return stream.read(max_bytes + 1)
 
 

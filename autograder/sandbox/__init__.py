@@ -135,19 +135,27 @@ def _prepare(workdir: Path, submission: Path, package: str, worker: int | None) 
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copytree(RUNTIME_DIR, workdir / "runtime" / "grader_runtime",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("out", "scratch"):
-        (workdir / name).mkdir()
+    _writable(workdir, worker)
     if worker is None:
         return
     for folder in ("submission", "runtime"):
         for path in [workdir / folder, *(workdir / folder).rglob("*")]:
             if not path.is_symlink():
                 path.chmod(0o755 if path.is_dir() else 0o644)
-    for name in ("out", "scratch"):
-        os.chown(workdir / name, worker, worker)
-        (workdir / name).chmod(0o700)
     os.chown(workdir, 0, worker)
     workdir.chmod(0o750)
+
+
+def _writable(workdir: Path, worker: int | None, fresh: bool = False) -> None:
+    """Create the worker's ``out/`` and ``scratch/`` (``fresh``: an empty ``out/`` again, whatever files,
+    folders or links the last launch left in it), owned by the worker when it has an id of its own."""
+    if fresh:
+        shutil.rmtree(workdir / "out", ignore_errors=True)
+    for name in ("out",) if fresh else ("out", "scratch"):
+        (workdir / name).mkdir()
+        if worker is not None:
+            os.chown(workdir / name, worker, worker)
+            (workdir / name).chmod(0o700)
 
 
 def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path], worker: int | None) -> subprocess.Popen:
@@ -275,8 +283,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             remaining = limits.wall_seconds - (time.monotonic() - started)
             if remaining <= 0.5:
                 break
-            for stale in (workdir / "out").iterdir():
-                stale.unlink()
+            _writable(workdir, worker, fresh=True)  # whatever an earlier launch left there goes
             transport.write(workdir / "job", {"package": package, "module": single, "start": start,
                                               "probes": [{"probe": c.probe, "args": c.args, "module": c.module or module}
                                                          for c in calls]})
