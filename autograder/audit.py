@@ -290,7 +290,9 @@ def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int 
     student) graded afterwards, or alongside it for a ``WITH_VICTIM`` exploit, must keep full marks
     and its files unchanged; no process of the exploit's worker may survive the grade; the paths of
     ``MUST_NOT_EXIST`` must not exist. What is found goes to the row's ``problems``. Both submissions
-    are graded from folders side by side, as ``course grade-all`` finds them."""
+    are graded from folders side by side, as ``course grade-all`` finds them. The exploit's tokens:
+    ``@COURSE_ROOT@`` (this repository), ``@PORT@`` (an accomplice answering on 127.0.0.1),
+    ``@VICTIM@`` (the other submission's folder) and ``@SUBMISSIONS@`` (the folder holding both)."""
     with tempfile.TemporaryDirectory(prefix="lora-exploit-") as tmp, _accomplice() as port:
         submissions = Path(tmp) / "submissions"
         victim, attacker = submissions / "victim", submissions / "attacker"
