@@ -84,12 +84,16 @@ def checks_digest(course: Course) -> str:
 
 def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
     """What the sandboxed worker must not see: the whole course repository (solutions, hidden checks,
-    tests) except the Python environment that runs it, plus the grader package wherever installed."""
+    tests) except the Python environment that runs it, plus the grader package wherever installed, and
+    the folder that holds the repository (other checkouts or courses beside it; the launcher still
+    shows the Python environment inside it)."""
     keep = {Path(sys.prefix).resolve()}
     paths = [entry for entry in sorted(course.root.iterdir()) if entry.resolve() not in keep]
     for extra in (PACKAGE_DIR, assignment.solution.resolve()):
         if not any(extra == path or path in extra.parents for path in paths):
             paths.append(extra)
+    if course.root.resolve().parent != Path("/"):
+        paths.append(course.root.resolve().parent)
     return paths
 
 
@@ -165,7 +169,9 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
     started = time.monotonic()
     seed = submission_seed(course, assignment, submission) if seed is None else seed
     reference = Reference(assignment.solution, assignment.package)
-    hide = hidden_paths(course, assignment) + [Path(path) for path in hide_also if hideable(Path(path))]
+    # the worker grades a copy; the folder the submission came from holds the other submissions
+    hide = hidden_paths(course, assignment) + [Path(submission.label).resolve().parent] \
+        + [Path(path) for path in hide_also if hideable(Path(path))]
     gpu_available = torch.cuda.is_available()
     reports = []
     for part in assignment.parts:

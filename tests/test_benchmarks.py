@@ -76,3 +76,14 @@ def test_grade_all_benchmark_times_a_small_class(tmp_path):
     data = json.loads(out.read_text())
     assert (data["copies"], data["jobs"], data["parts"], data["errors"], data["scores"]) == (2, 2, ["matmul"], {}, ["10/10"])
     assert 0 < data["submission_seconds"]["min"] <= data["total_seconds"]
+
+
+def test_exploit_table_prints_attack_defence_and_points_gained(tmp_path):
+    out = tmp_path / "exploits.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "exploits.py"), "--only", "matmul_patch_builtins",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "patch builtins" in result.stdout and "1/1 exploits blocked, 0 points gained" in result.stdout
+    [row] = json.loads(out.read_text())["exploits"]
+    assert row["gained"] == 0 and row["outcome"] == "blocked" and "process isolation" in row["blocked_by"]
