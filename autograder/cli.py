@@ -19,6 +19,8 @@ from .notebook import MATERIAL
 from .release import ReleaseError, build_material, build_release, drifted_files, write_release
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# Run this CLI in a fresh interpreter from a given copy of the grader: ``python -I -c CLI_BOOT ROOT ARGS``.
+CLI_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from autograder.cli import main; sys.exit(main())"
 
 
 class UsageError(Exception):
@@ -45,6 +47,19 @@ def load(args: argparse.Namespace) -> Course:
     return load_course(find_course_file(args.course))
 
 
+def cli_command(*args: str) -> list[str]:
+    """The command line running ``course ARGS`` with this very grader, in an isolated interpreter
+    (``-I``: no current folder, ``PYTHONPATH`` or user site), whichever copy of it is installed."""
+    return [sys.executable, "-I", "-c", CLI_BOOT, str(PACKAGE_ROOT), *args]
+
+
+def check_parts(assignment, parts: list[str] | None) -> None:
+    known = {part.id for part in assignment.parts}
+    unknown = sorted(set(parts or ()) - known)
+    if unknown:
+        raise UsageError(f"unknown part {', '.join(unknown)}; parts are {', '.join(sorted(known))}")
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     from .grading import grade
     from .results import render_table, write_results
@@ -52,22 +67,104 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     course = load(args)
     assignment = course.assignment(args.assignment)
-    known = {part.id for part in assignment.parts}
-    unknown = sorted(set(args.part or ()) - known)
-    if unknown:
-        raise UsageError(f"unknown part {', '.join(unknown)}; parts are {', '.join(sorted(known))}")
+    check_parts(assignment, args.part)
+    gpu_only = args.only == "gpu"
+    if gpu_only:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--only gpu grades the checks that need CUDA, and torch sees no CUDA device here; "
+                             "run it on a machine with a GPU")
     path = Path(args.submission) if args.submission else assignment.solution
     try:
         with open_submission(path, assignment.package) as submission:
             if not args.submission:
                 submission = replace(submission, label=f"reference solution ({path})")
-            report = grade(course, assignment, submission, seed=args.seed, parts=args.part)
+            report = grade(course, assignment, submission, seed=args.seed, parts=args.part, gpu_only=gpu_only,
+                           hide_also=tuple(Path(path) for path in args.hide or ()))
     except SubmissionError as error:
         raise UsageError(str(error)) from None
     print(render_table(report))
     if args.out:
         write_results(report, Path(args.out))
         print(f"results written to {args.out}")
+    return 0
+
+
+def cmd_grade_all(args: argparse.Namespace) -> int:
+    from .gradebook import GradebookError, grade_all, results_folder
+
+    course = load(args)
+    assignment = course.assignment(args.assignment)
+    check_parts(assignment, args.part)
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    out = Path(args.out)
+    try:
+        summary = grade_all(course, assignment, Path(args.submissions), out, jobs=args.jobs, force=args.force,
+                            parts=args.part)
+    except GradebookError as error:
+        raise UsageError(str(error)) from None
+    except KeyboardInterrupt:
+        print("course: interrupted; the results written so far are kept, run the same command again to grade "
+              "the rest", file=sys.stderr)
+        return 130
+    print(f"graded {len(summary.graded)} submissions ({len(summary.errors)} could not be graded), "
+          f"kept {len(summary.reused)} graded before; gradebook: {out}, results: {results_folder(out)}/")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .gradebook import GradebookError, read_gradebook
+    from .report import plot_histograms, render_stats, summarise
+
+    gradebook = Path(args.gradebook)
+    try:
+        rows = read_gradebook(gradebook)
+        stats, errors = summarise(rows)
+    except GradebookError as error:
+        raise UsageError(str(error)) from None
+    print(render_stats(stats, errors))
+    out = Path(args.out) if args.out else gradebook.with_suffix(".png")
+    plot_histograms(rows, stats, out)
+    print(f"histograms written to {out}")
+    return 0
+
+
+def cmd_build_autograder(args: argparse.Namespace) -> int:
+    from .gradescope import BuildError, build_autograder
+
+    course = load(args)
+    assignment = course.assignment(args.assignment)
+    try:
+        names = build_autograder(course, assignment, Path(args.out))
+    except BuildError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {args.out} ({len(names)} files): upload it as the Gradescope autograder of {assignment.id}")
+    return 0
+
+
+def cmd_run_autograder(args: argparse.Namespace) -> int:
+    from .gradescope import DEFAULT_ROOT, run_autograder
+
+    course = load(args)
+    root = Path(args.root or os.environ.get("AUTOGRADER_ROOT") or DEFAULT_ROOT)
+    data = run_autograder(course, course.assignment(args.assignment), root)
+    print(data["output"])
+    return 0
+
+
+def cmd_merge_results(args: argparse.Namespace) -> int:
+    from .merge import MergeError, merge_results, read_json
+    from .results import write_json
+
+    try:
+        merged = merge_results(read_json(Path(args.cpu)), read_json(Path(args.gpu)))
+    except MergeError as error:
+        raise UsageError(str(error)) from None
+    write_json(Path(args.out), merged)
+    print(f"merged {len(merged['extra_data']['merged_gpu_checks'])} GPU checks: "
+          f"{merged['score']:g} / {merged['max_score']:g}; written to {args.out}")
     return 0
 
 
@@ -214,7 +311,41 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", help="write Gradescope results.json here")
     grade.add_argument("--seed", type=int, help="seed of the hidden inputs (default: derived from the submission)")
     grade.add_argument("--part", action="append", help="grade only this part (repeatable)")
+    grade.add_argument("--only", choices=["gpu"], help="gpu: grade only the checks that need CUDA (on a machine "
+                                                       "with a GPU; combine with `merge-results`)")
+    grade.add_argument("--hide", action="append", help="also hide this path from the student's code (repeatable; "
+                                                        "grade-all hides the class and its results)")
     grade.set_defaults(run=cmd_grade)
+
+    grade_all = commands.add_parser("grade-all", help="grade every submission of a folder into a gradebook CSV")
+    grade_all.add_argument("submissions", help="a folder holding one folder or .zip per submission")
+    grade_all.add_argument("--out", default="gradebook.csv", help="the gradebook CSV; results go to "
+                                                                   "<its stem>-results/ beside it")
+    grade_all.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade_all.add_argument("--force", action="store_true", help="regrade submissions that have results already")
+    grade_all.add_argument("--part", action="append", help="grade only this part (repeatable)")
+    grade_all.set_defaults(run=cmd_grade_all)
+
+    report = commands.add_parser("report", help="per-part statistics of a gradebook and a PNG of histograms")
+    report.add_argument("gradebook", help="the CSV written by grade-all")
+    report.add_argument("--out", help="the PNG (default: the gradebook's name with .png)")
+    report.set_defaults(run=cmd_report)
+
+    build = commands.add_parser("build-autograder", help="write the Gradescope autograder zip")
+    build.add_argument("--out", default="autograder.zip", help="the zip (default autograder.zip)")
+    build.set_defaults(run=cmd_build_autograder)
+
+    run_autograder = commands.add_parser("run-autograder", help="what the zip's run_autograder runs on Gradescope: "
+                                                                "grade ROOT/submission into ROOT/results/results.json")
+    run_autograder.add_argument("--root", help="Gradescope's root (default $AUTOGRADER_ROOT, else /autograder)")
+    run_autograder.set_defaults(run=cmd_run_autograder)
+
+    merge = commands.add_parser("merge-results", help="combine a CPU grade and an `--only gpu` grade of one "
+                                                      "submission into one Gradescope result")
+    merge.add_argument("cpu", help="results.json of `course grade` without CUDA")
+    merge.add_argument("gpu", help="results.json of `course grade --only gpu` on a CUDA machine")
+    merge.add_argument("--out", required=True, help="the merged results.json")
+    merge.set_defaults(run=cmd_merge_results)
 
     release = commands.add_parser("release", help="regenerate the student release from the solutions")
     release.add_argument("--check", action="store_true", help="only report whether the release is stale")

@@ -11,6 +11,7 @@ import hashlib
 import platform
 import random
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,10 @@ from .sandbox import Limits, run_probes
 from .submission import Submission
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+GPU_NOT_RUN = ("needs a CUDA GPU, and none is present here; the course staff complete it on a machine with CUDA "
+               "(`course grade SUBMISSION --only gpu --out gpu.json`, then "
+               "`course merge-results cpu.json gpu.json --out merged.json`)")
+GPU_HINT_PREFIX = "GPU checks not run:"
 
 
 @dataclass
@@ -52,6 +57,7 @@ class GradeReport:
     parts: list[PartReport]
     seconds: float
     provenance: dict
+    notes: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -80,13 +86,25 @@ def checks_digest(course: Course) -> str:
 
 def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
     """What the sandboxed worker must not see: the whole course repository (solutions, hidden checks,
-    tests) except the Python environment that runs it, plus the grader package wherever installed."""
+    tests) except the Python environment that runs it, plus the grader package wherever installed, and
+    the folder that holds the repository (other checkouts or courses beside it; the launcher still
+    shows the Python environment inside it)."""
     keep = {Path(sys.prefix).resolve()}
     paths = [entry for entry in sorted(course.root.iterdir()) if entry.resolve() not in keep]
     for extra in (PACKAGE_DIR, assignment.solution.resolve()):
         if not any(extra == path or path in extra.parents for path in paths):
             paths.append(extra)
+    if course.root.resolve().parent != Path("/"):
+        paths.append(course.root.resolve().parent)
     return paths
+
+
+def hideable(path: Path) -> bool:
+    """Whether the worker can do without ``path``: not the temporary folder it runs in, nor an
+    ancestor of it or of the Python environment that runs it."""
+    path = Path(path).resolve()
+    needed = (Path(tempfile.gettempdir()).resolve(), Path(sys.prefix).resolve())
+    return not any(path == folder or path in folder.parents for folder in needed)
 
 
 def grade_notebook_part(part: Part, submission: Submission, assignment: Assignment, hide: list[Path]) -> PartReport:
@@ -99,15 +117,16 @@ def grade_notebook_part(part: Part, submission: Submission, assignment: Assignme
 
 
 def grade_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
-               hide: list[Path], gpu_available: bool) -> PartReport:
+               hide: list[Path], gpu_available: bool, gpu_only: bool = False) -> PartReport:
+    """Grade one part; with ``gpu_only`` its GPU checks alone (the others are left out of the report)."""
     if part.notebook:
         return grade_notebook_part(part, submission, assignment, hide)
     started = time.monotonic()
     planned, skipped = [], {}
-    for spec in part.checks:
+    specs = [spec for spec in part.checks if spec.gpu or not gpu_only]
+    for spec in specs:
         if spec.gpu and not gpu_available:
-            skipped[spec.id] = not_run(spec, "needs a CUDA GPU, and none is present here; grade the "
-                                             "submission again on a machine with CUDA to complete it")
+            skipped[spec.id] = not_run(spec, GPU_NOT_RUN)
             continue
         rng = random.Random(f"{seed}/{spec.id}")
         planned.append(PlannedCheck(spec, CHECKS[spec.id].plan(rng)))
@@ -118,8 +137,10 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
     report = PartReport(part=part, checks=[])
     judged: dict[str, CheckResult] = {}
     if calls:
+        # A CUDA build of torch maps gigabytes of address space as soon as it is imported, even for a
+        # CPU-only part, so on such a machine every worker is limited on writable memory instead.
         limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb,
-                        gpu=any(item.spec.gpu for item in planned))
+                        gpu=torch.version.cuda is not None)
         worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide, resume_at)
         want = reference.run(part.module_name, calls)
         judged = {result.spec.id: result for result in judge_part(planned, worker.outcomes, want)}
@@ -134,24 +155,42 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
         problems = worker.isolation.get("problems") if worker.isolation else None
         if problems:
             report.notes.append("sandbox: " + "; ".join(problems))
-    report.checks = [judged.get(spec.id) or skipped[spec.id] for spec in part.checks]
+    report.checks = [judged.get(spec.id) or skipped[spec.id] for spec in specs]
     report.seconds = time.monotonic() - started
     return report
 
 
+def gpu_hint(parts: list[PartReport]) -> list[str]:
+    """The line saying how to complete the GPU checks that were not run, if any were not."""
+    missing = [check for part in parts for check in part.checks if check.spec.gpu and check.status == "not run"]
+    if not missing:
+        return []
+    points = sum(check.spec.points for check in missing)
+    return [f"{GPU_HINT_PREFIX} {len(missing)} checks ({points:g} points) need CUDA and are left out of max_score; "
+            f"to complete them run `course grade SUBMISSION --only gpu --out gpu.json` on a CUDA machine, then "
+            f"`course merge-results cpu.json gpu.json --out merged.json`."]
+
+
 def grade(course: Course, assignment: Assignment, submission: Submission, seed: int | None = None,
-          parts: list[str] | None = None) -> GradeReport:
-    """Grade ``submission`` on the chosen parts (all by default) and return the full report."""
+          parts: list[str] | None = None, gpu_only: bool = False, hide_also: tuple[Path, ...] = ()) -> GradeReport:
+    """Grade ``submission`` on the chosen parts (all by default) and return the full report.
+
+    ``gpu_only`` grades the GPU checks alone (the parts without any are left out); ``hide_also`` adds
+    paths the sandboxed worker must not see, such as the folder the results are written to or the other
+    submissions of a class (ignored where the worker needs them, see :func:`hideable`).
+    """
     started = time.monotonic()
     seed = submission_seed(course, assignment, submission) if seed is None else seed
     reference = Reference(assignment.solution, assignment.package)
-    hide = hidden_paths(course, assignment)
+    # the worker grades a copy; the folder the submission came from holds the other submissions
+    hide = hidden_paths(course, assignment) + [Path(submission.label).resolve().parent] \
+        + [Path(path) for path in hide_also if hideable(Path(path))]
     gpu_available = torch.cuda.is_available()
     reports = []
     for part in assignment.parts:
-        if parts and part.id not in parts:
+        if (parts and part.id not in parts) or (gpu_only and not any(spec.gpu for spec in part.checks)):
             continue
-        reports.append(grade_part(part, submission, assignment, reference, seed, hide, gpu_available))
+        reports.append(grade_part(part, submission, assignment, reference, seed, hide, gpu_available, gpu_only))
     provenance = {
         "grader_version": __version__,
         "checks_sha256": checks_digest(course),
@@ -161,5 +200,7 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
         "torch": torch.__version__,
         "cuda_available": gpu_available,
     }
+    if gpu_only:
+        provenance["only"] = "gpu"
     return GradeReport(assignment=assignment, submission=submission.label, seed=seed, parts=reports,
-                       seconds=time.monotonic() - started, provenance=provenance)
+                       seconds=time.monotonic() - started, provenance=provenance, notes=gpu_hint(reports))

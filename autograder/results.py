@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 from .grading import GradeReport
+
+# Gradescope shows a test when its own condition holds; the later in this order, the later it shows.
+VISIBILITY_ORDER = ("visible", "after_due_date", "after_published", "hidden")
 
 
 def fmt_points(value: float) -> str:
@@ -43,8 +48,24 @@ def render_table(report: GradeReport, width: int = 100) -> str:
         lines.append("-" * width)
     total = f"{fmt_points(report.score)} / {fmt_points(report.max_score)}"
     lines.append(f"{'TOTAL':<{width - len(total)}}{total}")
+    lines += report.notes  # one line each, so a tool can find and drop one (see merge.py)
     lines.append(f"graded in {report.seconds:.1f} s")
     return "\n".join(lines)
+
+
+def shown_with(report: GradeReport, visibility: str) -> GradeReport:
+    """``report`` without the checks Gradescope shows later than ``visibility`` (for example the checks
+    marked ``after_due_date`` when the results are ``visible``), so the summary never gives them away; a
+    note says how many checks and points are held back."""
+    limit = VISIBILITY_ORDER.index(visibility)
+    held = [check for part in report.parts for check in part.checks
+            if VISIBILITY_ORDER.index(check.spec.visibility) > limit]
+    if not held:
+        return report
+    parts = [replace(part, checks=[check for check in part.checks if check not in held]) for part in report.parts]
+    note = (f"not shown here yet ({', '.join(sorted({check.spec.visibility for check in held}))}): "
+            f"{len(held)} checks ({fmt_points(sum(check.max_score for check in held))} points)")
+    return replace(report, parts=parts, notes=[*report.notes, note])
 
 
 def to_gradescope(report: GradeReport) -> dict:
@@ -73,7 +94,7 @@ def to_gradescope(report: GradeReport) -> dict:
         "score": report.score,
         "max_score": report.max_score,
         "execution_time": round(report.seconds, 3),
-        "output": render_table(report),
+        "output": render_table(shown_with(report, report.assignment.visibility)),
         "output_format": "text",
         "visibility": report.assignment.visibility,
         "stdout_visibility": "hidden",
@@ -82,10 +103,34 @@ def to_gradescope(report: GradeReport) -> dict:
     }
 
 
-def write_results(report: GradeReport, path: Path) -> None:
-    """Write ``results.json`` atomically, so a crash never leaves half a file behind."""
+def error_results(message: str) -> dict:
+    """The Gradescope results of a submission that could not be graded at all (no package, a broken
+    zip): no points and the reason, which the student sees."""
+    return {"score": 0.0, "output": f"Your submission could not be graded: {message}", "output_format": "text",
+            "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": {"error": message}}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` atomically (a private temporary file beside it, then a rename), so a crash or
+    ``kill -9`` never leaves half a file behind and two writers never mix their bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(to_gradescope(report), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    write_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_results(report: GradeReport, path: Path) -> None:
+    """Write ``results.json`` atomically."""
+    write_json(path, to_gradescope(report))

@@ -97,6 +97,11 @@ def open_submission(path: Path | str, package: str) -> Iterator[Submission]:
                 root = _find_package(path.resolve(), package)
             except PermissionError as error:
                 raise SubmissionError(f"{path} cannot be read: {error.strerror}") from None
+            # A copy would follow a link out of the submission (say, to the solutions on Gradescope).
+            links = [link for link in (root / package).rglob("*") if link.is_symlink()]
+            if links or not (root / package).resolve().is_relative_to(path.resolve()):
+                where = links[0].relative_to(root) if links else package
+                raise SubmissionError(f"{path} contains a symbolic link ({where}); submit plain files")
             # Grade a private copy so the submission cannot change while it is graded.
             copy = Path(tmp) / package
             shutil.copytree(root / package, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,7 @@ from autograder.config import Course, load_course
 from autograder.reference import Reference
 from autograder.tooling.books import BookError, read_book
 from autograder.tooling.models import PACKAGED, ModelError, load_model, packaged_gguf, resolve_model
-from common import RESULTS, write_results
+from common import RESULTS, current_rss, page_in, peak_rss, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LIBRARY = os.environ.get("GUTENBERG_LIBRARY") or str(ROOT.parent / "shared" / "data" / "gutenberg")
@@ -65,29 +64,6 @@ MB = 1e6
 
 
 # --- measured inside the worker processes -------------------------------------------------------------------
-
-def current_rss() -> int:
-    """Resident memory of this process now, in bytes (Linux; the peak so far elsewhere)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return peak_rss()
-
-
-def peak_rss() -> int:
-    """Peak resident memory of this process so far, in bytes (ru_maxrss is in KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
-def page_in(model: Any) -> None:
-    """Read every weight once: ``load_model`` memory-maps the safetensors file, so the weights only become
-    resident (and count in RSS) when something reads them."""
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.sum()
-
 
 def folder_bytes(folder: Path) -> dict[str, int]:
     return {path.name: path.stat().st_size for path in sorted(folder.iterdir()) if path.is_file()}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from autograder.config import Assignment, Course, Part, load_course
 from autograder.grading import GradeReport, grade
@@ -15,6 +18,23 @@ from autograder.submission import open_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_SEED = 20261127
+
+
+def course_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``course ARGS`` from this checkout (``python -m autograder``) in the repository root."""
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout)
+
+
+def write_course(tmp_path: Path, mutate) -> Path:
+    """A copy of the real course.yml next to a link to the real solutions, changed by ``mutate``."""
+    data = yaml.safe_load((ROOT / "course.yml").read_text())
+    mutate(data)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    path = tmp_path / "course.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 @pytest.fixture(scope="session")

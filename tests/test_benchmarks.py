@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,45 @@ def test_finetune_benchmark_compares_lora_with_full_fine_tuning(tmp_path, librar
         < variants["full"]["trainable_params"] == variants["full"]["total_params"]
     assert variants["lora-qkvo"]["checkpoint_files"].keys() >= {"adapter_config.json", "adapter_model.safetensors"}
     assert data["loads"]["cached"]["seconds"] > 0 and "gguf" not in data["loads"]
+
+
+def test_service_benchmark_compares_switches_batching_and_memory(tmp_path):
+    out = tmp_path / "service.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "service.py"), "--model",
+                             str(save_tiny(tmp_path / "tiny")), "--requests", "6", "--tokens", "4", "--repeats", "5",
+                             "--resident", "1", "2", "4", "--out", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "switch cost (median)" in result.stdout and "targets" in result.stdout
+    data = json.loads(out.read_text())
+    assert {"activate_ms", "set_adapter_ms", "load_adapter_ms", "reload_model_ms"} == set(data["switch"])
+    assert all(value > 0 for value in data["switch"].values())
+    modes = data["throughput"]
+    assert all(modes[mode]["wall_seconds"] > 0 and len(modes[mode]["replies"]) == 6
+               for mode in ("lock", "batched", "merged"))
+    assert modes["batched"]["same_replies_as_lock"] == 6      # greedy: batching changes no reply
+    assert modes["batches_of_reference"] < 7                  # 6 requests plus the warm-up, some batched
+    assert set(data["memory"]["rss_bytes"]) == {"1", "2", "4"}
+
+
+def test_grade_all_benchmark_times_a_small_class(tmp_path):
+    out = tmp_path / "grade_all.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grade_all.py"), "--copies", "2", "--jobs", "2",
+                             "--part", "matmul", "--out", str(out)], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "total / copy s" in result.stdout
+    data = json.loads(out.read_text())
+    assert (data["copies"], data["jobs"], data["parts"], data["errors"], data["scores"]) == (2, 2, ["matmul"], {}, ["10/10"])
+    assert 0 < data["submission_seconds"]["min"] <= data["total_seconds"]
+
+
+def test_exploit_table_prints_attack_defence_and_points_gained(tmp_path):
+    out = tmp_path / "exploits.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "exploits.py"), "--only", "matmul_patch_builtins",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "patch builtins" in result.stdout and "1/1 exploits blocked, 0 points gained" in result.stdout
+    [row] = json.loads(out.read_text())["exploits"]
+    assert row["gained"] == 0 and row["outcome"] == "blocked" and "process isolation" in row["blocked_by"]

@@ -7,21 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from autograder.config import ConfigError, load_course
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def write_course(tmp_path: Path, mutate) -> Path:
-    """A copy of the real course.yml next to a link to the real solutions, changed by ``mutate``."""
-    data = yaml.safe_load((ROOT / "course.yml").read_text())
-    mutate(data)
-    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
-    path = tmp_path / "course.yml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+from conftest import ROOT, write_course
 
 
 def problems(tmp_path: Path, mutate) -> list[str]:

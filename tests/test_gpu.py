@@ -26,7 +26,9 @@ def test_reference_trains_in_bf16_on_cuda(assignment):
     assert sum(result.losses[-5:]) < sum(result.losses[:5]) and result.tokens_per_second > 0
 
 
-def test_grading_runs_the_gpu_check(course, assignment, grade_folder):
-    report = grade_folder(assignment.solution, parts=["finetune"])
-    gpu = next(check for check in report.parts[0].checks if check.spec.id == "finetune/gpu_train")
+@pytest.mark.parametrize("part, check_id", [("finetune", "finetune/gpu_train"), ("service", "service/gpu_replies")])
+def test_grading_runs_the_gpu_check(course, assignment, grade_folder, part, check_id):
+    report = grade_folder(assignment.solution, parts=[part])
+    gpu = next(check for check in report.parts[0].checks if check.spec.id == check_id)
     assert gpu.status == "passed", gpu.feedback
+    assert report.parts[0].score == report.parts[0].max_score, [c.feedback for c in report.parts[0].checks]

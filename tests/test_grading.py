@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from autograder.results import to_gradescope
-from conftest import ROOT, full_scores, runnable_points, scores
+from conftest import ROOT, full_scores, runnable_points, scores, write_course
 
 GRADESCOPE_TEST_KEYS = {"name", "number", "score", "max_score", "output", "tags", "visibility"}
 
@@ -141,27 +141,39 @@ def test_cli_rejects_an_unknown_part():
     assert result.returncode == 2 and "unknown part nope" in result.stderr
 
 
-def test_gpu_checks_are_not_run_without_cuda_and_left_out_of_max_score(tmp_path, grade_folder):
+def mark_square_gpu(data: dict) -> None:
+    """course.yml edit: matmul/square (2 points) needs a GPU."""
+    data["assignments"]["lora"]["parts"][0]["checks"][0]["gpu"] = True
+
+
+def test_gpu_checks_are_not_run_without_cuda_and_left_out_of_max_score(tmp_path):
     import torch
-    import yaml
 
     from autograder.config import load_course
     from autograder.grading import grade
+    from autograder.results import render_table
     from autograder.submission import open_submission
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: the GPU checks would run")
-    data = yaml.safe_load((ROOT / "course.yml").read_text())
-    data["assignments"]["lora"]["parts"][0]["checks"][0]["gpu"] = True  # matmul/square, 2 points
-    (tmp_path / "course.yml").write_text(yaml.safe_dump(data))
-    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
-    course = load_course(tmp_path / "course.yml")
+    course = load_course(write_course(tmp_path, mark_square_gpu))
     assignment = course.assignment()
     with open_submission(assignment.solution, assignment.package) as submission:
         report = grade(course, assignment, submission, parts=["matmul"])
     square = report.parts[0].checks[0]
-    assert square.status == "not run" and "CUDA" in square.feedback and "--only gpu" not in square.feedback
+    assert square.status == "not run" and "CUDA" in square.feedback and "--only gpu" in square.feedback
     assert (report.score, report.max_score) == (8, 8)
     entry = to_gradescope(report)["tests"][0]
     assert entry["max_score"] == 0 and "status" not in entry and entry["output"].startswith("NOT RUN")
     assert "gpu" in entry["tags"]
+    hint = next(line for line in render_table(report).splitlines() if line.startswith("GPU checks not run:"))
+    assert "1 checks (2 points)" in hint and "`course grade SUBMISSION --only gpu" in hint and "merge-results" in hint
+
+
+def test_only_gpu_needs_cuda():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = course_cli("grade", "--only", "gpu", "--part", "matmul")
+    assert result.returncode == 2 and "no CUDA device" in result.stderr and "Traceback" not in result.stderr

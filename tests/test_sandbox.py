@@ -140,3 +140,56 @@ def test_forged_outcome_files_are_validated(tmp_path):
     report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])])
     outcome = report.outcomes[0]
     assert not outcome.ok and "could not read the result" in outcome.missing
+
+
+def test_transport_reads_only_regular_files(tmp_path):
+    """A worker may leave a FIFO (a read that never returns) or a link to a file only the grader may read."""
+    (tmp_path / "secret.json").write_text('{"ok": true, "value": 1}')
+    (tmp_path / "link.json").symlink_to(tmp_path / "secret.json")
+    os.mkfifo(tmp_path / "fifo.json")
+    for stem in ("link", "fifo"):
+        with pytest.raises(transport.TransportError):
+            transport.read(tmp_path / stem)
+
+
+def test_judge_accepts_only_plain_tensors_of_the_right_kind():
+    from autograder.checks.base import Fail
+    from autograder.checks.compare import expect_tensor
+
+    class Agreeable(torch.Tensor):
+        pass
+
+    want = torch.ones(2, 2)
+    expect_tensor(want.clone(), want, "x")
+    expect_tensor(want.double(), want, "x")  # any floating dtype where the reference is floating
+    for got, message in ((want.clone().as_subclass(Agreeable), "subclass of torch.Tensor"),
+                         (torch.ones(2, 2, dtype=torch.int64), "floating-point"),
+                         (torch.full((2, 2), math.inf), "NaN or infinity"), (torch.ones(3), "shape")):
+        with pytest.raises(Fail, match=message):
+            expect_tensor(got, want, "x")
+    with pytest.raises(Fail, match="dtype torch.int64"):
+        expect_tensor(torch.ones(2, dtype=torch.int32), torch.ones(2, dtype=torch.int64), "x")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the worker changes uid only when the grader runs as root")
+def test_as_root_the_worker_runs_unprivileged_in_a_folder_it_cannot_change(tmp_path):
+    source = ('import json, os\n'
+              'def relu(m):\n'
+              '    seen = {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),\n'
+              '            "tmp": os.listdir("/tmp"), "home": os.listdir(os.path.expanduser("~root"))}\n'
+              '    work = os.path.dirname(os.getcwd())\n'
+              '    for name, path in (("workdir", os.path.join(work, "x")), ("submission", os.path.join(work, "submission", "lora_lab", "matmul.py")),\n'
+              '                       ("shm", "/dev/shm/x"), ("scratch", "x")):\n'
+              '        try:\n'
+              '            open(path, "a").close()\n'
+              '            seen[name] = "written"\n'
+              '        except OSError as error:\n'
+              '            seen[name] = type(error).__name__\n'
+              '    return [[json.dumps(seen)]]\n')
+    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])], hide=hidden())
+    seen = json.loads(report.outcomes[0].value["result"][0][0])
+    assert seen["uid"] == seen["gid"] == report.isolation["uid"] and seen["uid"] >= 1_000_000_000 and not seen["groups"]
+    assert seen["workdir"] == seen["submission"] == "PermissionError"
+    assert seen["scratch"] == seen["shm"] == "written"  # its own scratch folder and a private /dev/shm
+    assert len(seen["tmp"]) == 1 and seen["tmp"][0].startswith("lora-grade-")  # no other worker's folder
+    assert "lora_lab" not in " ".join(seen["home"]) and ".bashrc" not in seen["home"]

@@ -56,6 +56,8 @@ def describe_type(value: Any) -> str:
     if isinstance(value, dict) and UNSUPPORTED_KEY in value:
         return f"a {value[UNSUPPORTED_KEY]}"
     if isinstance(value, torch.Tensor):
+        if type(value) is not torch.Tensor:
+            return f"a {type(value).__name__}, a subclass of torch.Tensor (return a plain tensor)"
         return f"a tensor of shape {list(value.shape)}"
     if isinstance(value, list):
         shape = nested_shape(value)
@@ -114,13 +116,16 @@ def expect_nested(got: Any, want: Any, what: str, rtol: float = 1e-9, atol: floa
 
 
 def expect_tensor(got: Any, want: torch.Tensor, what: str, rtol: float = 1e-5, atol: float = 1e-6) -> None:
-    """``got`` must be a plain float tensor of ``want``'s shape, finite where ``want`` is, and close."""
-    if not isinstance(got, torch.Tensor):
+    """``got`` must be a plain tensor (not a subclass) of ``want``'s shape and kind of dtype (any floating
+    dtype where ``want`` is floating, ``want``'s dtype otherwise), finite where ``want`` is, and close."""
+    if type(got) is not torch.Tensor:  # the transport only ever builds plain tensors; this is the last line
         raise Fail(f"{what}: expected a torch tensor of shape {list(want.shape)}, got {describe_type(got)}")
     if tuple(got.shape) != tuple(want.shape):
         raise Fail(f"{what}: expected shape {list(want.shape)}, got {list(got.shape)}")
     if want.is_floating_point() and not got.is_floating_point():
         raise Fail(f"{what}: expected a floating-point tensor, got dtype {got.dtype}")
+    if not want.is_floating_point() and got.dtype != want.dtype:
+        raise Fail(f"{what}: expected a tensor of dtype {want.dtype}, got dtype {got.dtype}")
     got64, want64 = got.double(), want.double()
     if bool(torch.isfinite(want64).all()) and not bool(torch.isfinite(got64).all()):
         raise Fail(f"{what}: your result contains NaN or infinity")

@@ -72,15 +72,24 @@ def novel(rng: random.Random, turns: int = 18, straight: bool = False) -> Passag
     others = rng.sample(OTHERS, 3)
     paragraphs, answer = [], []
     previous: Turn | None = None
+    # Two chains on every seed, so that no pronoun or previous-line bug can hide behind a lucky draw: the
+    # character named, then "said he" (the character twice in a row), and another speaker named, then
+    # "said she" (not the character's line).
+    chains = sorted(zip(rng.sample(range(0, turns - 2, 3), 2), rng.sample([character, rng.choice(others)], 2)))
+    pronoun_next = False
     while len(answer) < turns:
         speaker = character if rng.random() < 0.5 else rng.choice(others)
-        name = rng.choice((speaker, *aliases)) if speaker == character else speaker
         verb = rng.choice(VERBS)
         words = _speech(rng)
         forms = ["verb name", "name verb", "before", "split", "unattributed", "narrator", "two paragraphs"]
         if previous is not None and previous.speaker not in ("", "I"):
             forms.append("pronoun")
         form = rng.choice(forms)
+        if pronoun_next:
+            form, pronoun_next = "pronoun", False
+        elif chains and len(answer) >= chains[0][0]:
+            speaker, form, pronoun_next = chains.pop(0)[1], rng.choice(("verb name", "name verb", "before")), True
+        name = rng.choice((speaker, *aliases)) if speaker == character else speaker
         if form == "verb name":
             paragraph, turn = f"“{words}” {verb} {name}.", Turn(speaker, words, "“…” said NAME")
         elif form == "name verb":
@@ -109,7 +118,7 @@ def novel(rng: random.Random, turns: int = 18, straight: bool = False) -> Passag
         paragraphs.append(_wrap(paragraph, rng))
         answer.append(turn)
         previous = turn
-        if rng.random() < 0.25:
+        if not pronoun_next and rng.random() < 0.25:
             paragraphs.append(_wrap(rng.choice(NARRATION).format(name=rng.choice((character, *others))), rng))
             previous = None
     text = "\n\n".join(paragraphs) + "\n"

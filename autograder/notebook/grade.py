@@ -46,8 +46,7 @@ def grade_notebook(part: Part, root: Path, package: str, hide: list[Path]) -> tu
         return [_result(part, spec.id, 0.0, why) for spec in part.checks], [why]
     with tempfile.TemporaryDirectory(prefix="lora-notebook-") as tmp:
         workdir = Path(tmp)
-        for name in ("out", "scratch", "runtime"):
-            (workdir / name).mkdir()
+        (workdir / "runtime").mkdir()
         _bundle_submission(workdir / "submission.zip", notebook, root / package, package)
         _bundle_autograder(workdir / "autograder.zip")
         shutil.copy(runner.__file__, workdir / "runtime" / "notebook_runner.py")
@@ -56,7 +55,8 @@ def grade_notebook(part: Part, root: Path, package: str, hide: list[Path]) -> tu
         env = {TINY_MODEL_ENV: "1", "JUPYTER_RUNTIME_DIR": str(workdir / "scratch" / "jupyter"),
                "IPYTHONDIR": str(workdir / "scratch" / "ipython"), "JUPYTER_PLATFORM_DIRS": "1"}
         limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb, processes=128)
-        ran = run_command(workdir, code, limits, hide, env=env, loopback=True)
+        ran = run_command(workdir, code, limits, hide, ("submission.zip", "autograder.zip", "runtime"), env=env,
+                          loopback=True)
         scores, problem = _read_results(workdir / "out" / "results.json")
     notes = []
     if problem:  # its output is not shown: a notebook could print the hidden tests it can read in there

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -129,24 +130,43 @@ def _reject_constant(name: str) -> float:
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
 
 
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``max_bytes``: the sandbox could
+    have left a symbolic link to a file only the grader may read, or a FIFO that blocks forever, there."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        raise TransportError(f"cannot open {path.name} ({os.strerror(error.errno or 0)})") from None
+    info = os.fstat(handle)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        os.close(handle)
+        if not stat.S_ISREG(info.st_mode):
+            raise TransportError(f"{path.name} is not a regular file")
+        raise TransportError(f"result of {info.st_size} bytes exceeds the limit of {max_bytes} bytes")
+    with os.fdopen(handle, "rb") as stream:
+        return stream.read(max_bytes + 1)
+
+
 def read(stem: Path, max_bytes: int = 256 * 1024 * 1024) -> Any:
     """Read and validate what :func:`write` produced. Raises :class:`TransportError` when malformed."""
     json_path = stem.with_suffix(".json")
     tensor_path = stem.with_suffix(".safetensors")
-    total = json_path.stat().st_size + (tensor_path.stat().st_size if tensor_path.exists() else 0)
+    json_bytes = _read_file(json_path, max_bytes)
+    tensor_bytes = _read_file(tensor_path, max_bytes - len(json_bytes)) if os.path.lexists(tensor_path) else None
+    total = len(json_bytes) + len(tensor_bytes or b"")
     if total > max_bytes:
         raise TransportError(f"result of {total} bytes exceeds the limit of {max_bytes} bytes")
     try:
-        structure = json.loads(json_path.read_bytes().decode("utf-8"), parse_constant=_reject_constant)
+        structure = json.loads(json_bytes.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TransportError(f"malformed JSON: {error}") from None
     tensors: dict[str, Any] = {}
-    if tensor_path.exists():
+    if tensor_bytes is not None:
         from safetensors import SafetensorError
         from safetensors.torch import load
 
         try:
-            tensors = load(tensor_path.read_bytes())
+            tensors = load(tensor_bytes)
         except (SafetensorError, ValueError, RuntimeError) as error:
             raise TransportError(f"malformed tensor file: {error}") from None
         for key, tensor in tensors.items():

@@ -11,6 +11,7 @@ memory or disk.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -28,7 +29,14 @@ from ..runtime import transport
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
+GRADER_PACKAGE = __name__.split(".")[0]
+SHARED_WRITABLE = (Path("/var/tmp"), Path("/run/lock"))
 OUTPUT_KEPT = 16 * 1024
+# As root the worker runs as a uid and gid of its own, far above any account's: the grading process's pid
+# (unique among live processes, below 2**22) and a counter make it unique among running workers.
+WORKER_ID_BASE = 1_000_000_000
+NOBODY = 65534
+_worker_numbers = itertools.count()
 SIGNALS = {9: "killed (SIGKILL): it ran out of time or memory", 24: "stopped: it used up its CPU time",
            25: "stopped: it wrote a file larger than the limit", 11: "crashed with a segmentation fault",
            6: "aborted (SIGABRT), often because memory ran out"}
@@ -43,6 +51,8 @@ class Limits:
     file_mb: int = 64
     processes: int = 64
     open_files: int = 256
+    disk_mb: int = 512                 # all files in its work folder's out/ and scratch/ together
+    disk_files: int = 10_000
     gpu: bool = False                  # the worker may use CUDA: limit writable memory, not address space
 
 
@@ -75,17 +85,86 @@ class _OutputDrain(threading.Thread):
                 self.kept += chunk[: OUTPUT_KEPT - len(self.kept)]
 
 
-def _prepare(workdir: Path, submission: Path, package: str) -> None:
+def _mapped(identifier: int, table: str) -> bool:
+    """Whether ``identifier`` exists in this process's user namespace (``/proc/self/uid_map`` or ``gid_map``)."""
+    try:
+        lines = Path(f"/proc/self/{table}").read_text().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        inside, _, count = (int(number) for number in line.split())
+        if inside <= identifier < inside + count:
+            return True
+    return False
+
+
+def worker_identity() -> int | None:
+    """The uid (and gid) the worker drops to when the grader runs as root; ``None`` for any other user,
+    whose worker keeps the grader's own uid (it has no privileges to drop). Each worker gets its own
+    id, so that running workers cannot write into, or count against the process limit of, each other;
+    where the user namespace maps no such id (a container), they share ``nobody``."""
+    if os.geteuid() != 0:
+        return None
+    own = WORKER_ID_BASE + (os.getpid() % 2**22) * 64 + next(_worker_numbers) % 64
+    for candidate in (own, NOBODY):
+        if _mapped(candidate, "uid_map") and _mapped(candidate, "gid_map"):
+            return candidate
+    return None
+
+
+def leftover_workers() -> list[int]:
+    """Processes still running under one of the worker ids this grading process hands out (as root):
+    after a grade there must be none, whatever the student's code started."""
+    if os.geteuid() != 0:
+        return []
+    first = WORKER_ID_BASE + (os.getpid() % 2**22) * 64
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and first <= entry.stat().st_uid < first + 64:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _prepare(workdir: Path, submission: Path, package: str, worker: int | None) -> None:
+    """Lay out the work folder. For a worker with an id of its own: the folder is readable by its group
+    only, the submission and runtime copies belong to root, and only ``out/`` and ``scratch/`` are its."""
     shutil.copytree(submission / package, workdir / "submission" / package,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copytree(RUNTIME_DIR, workdir / "runtime" / "grader_runtime",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("out", "scratch"):
+    _writable(workdir, worker)
+    _hand_over(workdir, worker, ("submission", "runtime"))
+
+
+def _hand_over(workdir: Path, worker: int | None, readable: tuple[str, ...]) -> None:
+    """For a worker with an id of its own: ``readable`` (root's) open to reading, the folder to its group."""
+    if worker is None:
+        return
+    for folder in readable:
+        for path in [workdir / folder, *(workdir / folder).rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(0o755 if path.is_dir() else 0o644)
+    os.chown(workdir, 0, worker)
+    workdir.chmod(0o750)
+
+
+def _writable(workdir: Path, worker: int | None, fresh: bool = False) -> None:
+    """Create the worker's ``out/`` and ``scratch/`` (``fresh``: an empty ``out/`` again, whatever files,
+    folders or links the last launch left in it), owned by the worker when it has an id of its own."""
+    if fresh:
+        shutil.rmtree(workdir / "out", ignore_errors=True)
+    for name in ("out",) if fresh else ("out", "scratch"):
         (workdir / name).mkdir()
+        if worker is not None:
+            os.chown(workdir / name, worker, worker)
+            (workdir / name).chmod(0o700)
 
 
-def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path], code: str | None = None,
-            env: dict[str, str] | None = None, loopback: bool = False) -> subprocess.Popen:
+def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path], worker: int | None,
+            code: str | None = None, env: dict[str, str] | None = None, loopback: bool = False) -> subprocess.Popen:
     """Start ``code`` (by default the probe worker) in the sandbox, with ``env`` added to its environment
     and, with ``loopback``, the network namespace's own 127.0.0.1 up (still no way out)."""
     runtime = workdir / "runtime"
@@ -103,8 +182,13 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
                 # transformers, datasets and the Hub client must never try the network or the user's caches
                 "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                 "HF_HOME": str(workdir / "scratch" / "hf"), "TOKENIZERS_PARALLELISM": "false",
-                "MPLCONFIGDIR": str(workdir / "scratch"), "TQDM_DISABLE": "1", **(env or {})},
-        "hide": [str(path) for path in hide],
+                "MPLCONFIGDIR": str(workdir / "scratch"), "TQDM_DISABLE": "1",
+                "USER": "grader-worker", "LOGNAME": "grader-worker", **(env or {})},  # its uid has no account
+        # besides what the grader names: the temporary folder (other workers' folders), the home folder
+        # and the folders anyone may write to that outlive the worker
+        "hide": [str(path) for path in [*hide, workdir.parent, Path.home(), *SHARED_WRITABLE]],
+        "hide_modules": [GRADER_PACKAGE],  # wherever the worker's Python would find the grader
+        "user": None if worker is None else {"uid": worker, "gid": worker},
         "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": max(1, int(cpu_seconds + 0.999)),
                    "file_mb": limits.file_mb, "processes": limits.processes, "open_files": limits.open_files,
                    "gpu": limits.gpu},
@@ -114,28 +198,8 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
                             start_new_session=True, cwd=workdir)
 
 
-def _supervise(process: subprocess.Popen, timeout: float) -> tuple[_OutputDrain, bool]:
-    """Drain ``process``'s output until it ends or ``timeout`` passes, then kill everything it left behind
-    in its session; returns the drained output and whether it ran out of time."""
-    drain = _OutputDrain(process.stdout)
-    drain.start()
-    timed_out = False
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
-        except ProcessLookupError:
-            pass
-        process.wait()
-        drain.join(timeout=5)
-    return drain, timed_out
-
-
 def _read_outcome(stem: Path) -> Outcome | None:
-    if not stem.with_suffix(".json").exists():
+    if not os.path.lexists(stem.with_suffix(".json")):  # a link is read, and refused, by the transport
         return None
     try:
         data = transport.read(stem)
@@ -151,8 +215,73 @@ def _read_outcome(stem: Path) -> Outcome | None:
     return Outcome(ok=False, error={key: str(error.get(key, "")) for key in ("type", "message", "where")})
 
 
-def _why_it_stopped(returncode: int | None, timed_out: bool, limits: Limits) -> str:
-    if timed_out:
+def _disk_used(workdir: Path, limits: Limits) -> bool:
+    """Whether the worker's writable folders hold more than ``limits`` allow (bytes or files). RLIMIT_FSIZE
+    bounds each file, not how many it writes, so the grader watches the total while the worker runs."""
+    budget, files = limits.disk_mb * 1024 * 1024, 0
+    folders = [workdir / "out", workdir / "scratch"]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            files += 1
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                else:
+                    budget -= entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+            if budget < 0 or files > limits.disk_files:
+                return True
+    return False
+
+
+def _wait(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limits) -> str | None:
+    """Wait for the worker: ``None`` when it ended, ``"time"`` or ``"disk"`` when it had to be stopped."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            process.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            return None
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                return "time"
+            if _disk_used(workdir, limits):
+                return "disk"
+
+
+def _supervise(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limits) -> tuple[_OutputDrain, str | None]:
+    """Drain a launched process's output until it ends, runs out of time or disk (then stop it), and kill
+    everything it left behind in its session; returns the output and ``None``, ``"time"`` or ``"disk"``."""
+    drain = _OutputDrain(process.stdout)
+    drain.start()
+    stopped = None
+    try:
+        stopped = _wait(process, seconds, workdir, limits)
+        if stopped:
+            process.terminate()  # the launcher kills the worker and reaps it: no zombie is left behind
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
+        except ProcessLookupError:
+            pass
+        process.wait()
+        drain.join(timeout=5)
+    return drain, stopped
+
+
+def _why_it_stopped(returncode: int | None, stopped: str | None, limits: Limits) -> str:
+    if stopped == "disk":
+        return (f"the process running your code was stopped: it wrote more than {limits.disk_mb} MB "
+                f"or {limits.disk_files} files")
+    if stopped:
         return f"your code did not finish within this part's time budget of {limits.wall_seconds:g} s (an infinite loop?)"
     signal_number = returncode - 128 if returncode and returncode > 128 else (-returncode if returncode and returncode < 0 else 0)
     if signal_number:
@@ -179,21 +308,21 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
     started = time.monotonic()
     output = bytearray()
     start = 0
+    worker = worker_identity()
     with tempfile.TemporaryDirectory(prefix="lora-grade-") as tmp:
         workdir = Path(tmp)
-        _prepare(workdir, submission, package)
+        _prepare(workdir, submission, package, worker)
         while start < len(calls):
             remaining = limits.wall_seconds - (time.monotonic() - started)
             if remaining <= 0.5:
                 break
-            for stale in (workdir / "out").iterdir():
-                stale.unlink()
+            _writable(workdir, worker, fresh=True)  # whatever an earlier launch left there goes
             transport.write(workdir / "job", {"package": package, "module": single, "start": start,
                                               "probes": [{"probe": c.probe, "args": c.args, "module": c.module or module}
                                                          for c in calls]})
-            process = _launch(workdir, limits, remaining, hide)
+            process = _launch(workdir, limits, remaining, hide, worker)
             report.launches += 1
-            drain, timed_out = _supervise(process, remaining)
+            drain, stopped = _supervise(process, remaining, workdir, limits)
             output += drain.kept[: OUTPUT_KEPT - len(output)]
             report.output_bytes += drain.total
             if report.launches == 1:
@@ -204,7 +333,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
 
             imported = _read_outcome(workdir / "out" / "import")
             if imported is None or not imported.ok:
-                reason = _why_it_stopped(process.returncode, timed_out, limits)
+                reason = _why_it_stopped(process.returncode, stopped, limits)
                 report.import_error = (imported.error if imported is not None and imported.error else
                                        {"type": "ImportError", "where": "",
                                         "message": f"importing {package}.{module} failed: {reason}"})
@@ -212,7 +341,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             for index in range(start, len(calls)):
                 outcomes[index] = _read_outcome(workdir / "out" / f"{index:04d}")
                 if outcomes[index] is None:
-                    outcomes[index] = Outcome(ok=False, missing=_why_it_stopped(process.returncode, timed_out, limits))
+                    outcomes[index] = Outcome(ok=False, missing=_why_it_stopped(process.returncode, stopped, limits))
                     start = max(index + 1, resume_at[index])
                     for skipped in range(index + 1, start):
                         outcomes[skipped] = Outcome(ok=False, missing="skipped: an earlier call of this check "

@@ -1,8 +1,8 @@
 """Run one program (not the probe worker) in the sandbox, once, and report how it ended.
 
 For tools that run student work as a whole, like the lecture notebook under ``otter run``: the same
-launcher, namespaces, hidden paths and limits as the probe worker, its output drained and capped the
-same way, and everything it left behind killed when it ends or runs out of time.
+launcher, namespaces, hidden paths, worker identity and limits as the probe worker, its output drained
+and capped the same way, and everything it left behind killed when it ends or runs out of time or disk.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import OUTPUT_KEPT, Limits, _launch, _supervise, _why_it_stopped
+from . import (OUTPUT_KEPT, Limits, _hand_over, _launch, _supervise, _why_it_stopped, _writable,
+               worker_identity)
 
 
 @dataclass
@@ -28,19 +29,23 @@ class CommandReport:
     isolation: dict = field(default_factory=dict)
 
 
-def run_command(workdir: Path, code: str, limits: Limits, hide: list[Path], env: dict[str, str] | None = None,
-                loopback: bool = False) -> CommandReport:
-    """Run the Python source ``code`` in the sandbox, in ``workdir`` (which must hold an empty ``scratch``
-    folder, its working directory and home), within ``limits``; never raises for what the code does."""
+def run_command(workdir: Path, code: str, limits: Limits, hide: list[Path], readable: tuple[str, ...],
+                env: dict[str, str] | None = None, loopback: bool = False) -> CommandReport:
+    """Run the Python source ``code`` in the sandbox from the fresh folder ``workdir``, whose entries named
+    in ``readable`` it may read; it gets ``out/`` and ``scratch/`` (its working directory and home) to
+    write in. Never raises for what the code does."""
     started = time.monotonic()
-    process = _launch(workdir, limits, limits.wall_seconds, hide, code=code, env=env, loopback=loopback)
-    drain, timed_out = _supervise(process, limits.wall_seconds)  # the kernel and all it started die too
+    worker = worker_identity()
+    _writable(workdir, worker)
+    _hand_over(workdir, worker, readable)
+    process = _launch(workdir, limits, limits.wall_seconds, hide, worker, code=code, env=env, loopback=loopback)
+    drain, stopped = _supervise(process, limits.wall_seconds, workdir, limits)  # the kernel dies with it too
     try:
         isolation = json.loads((workdir / "launch.json").read_text())
     except (OSError, ValueError):
         isolation = {"problems": ["the launcher did not report"]}
-    failed = timed_out or process.returncode != 0
-    return CommandReport(returncode=process.returncode, timed_out=timed_out,
+    failed = stopped is not None or process.returncode != 0
+    return CommandReport(returncode=process.returncode, timed_out=stopped == "time",
                          output=bytes(drain.kept[:OUTPUT_KEPT]).decode("utf-8", errors="replace"),
                          output_bytes=drain.total, seconds=time.monotonic() - started, isolation=isolation,
-                         stopped=_why_it_stopped(process.returncode, timed_out, limits) if failed else "")
+                         stopped=_why_it_stopped(process.returncode, stopped, limits) if failed else "")

@@ -6,19 +6,26 @@ standard library. What it manages to enforce is written to ``<workdir>/launch.js
 
 Where the kernel allows it (as root, or through an unprivileged user namespace) the worker gets:
   * its own mount namespace in which every hidden path (solutions, hidden checks, the rest of the
-    course repository) is covered by an empty read-only tmpfs or by /dev/null;
+    course repository, the temporary folder, the grading user's home) is covered by an empty read-only
+    tmpfs or by /dev/null; a covered folder that holds a path the worker needs (its own work folder,
+    the Python runtime) shows that path alone, bound back into the empty tmpfs; ``/dev/shm`` is a fresh
+    private tmpfs;
   * its own network namespace with no interface up: no network at all, not even 127.0.0.1;
   * its own PID namespace: it cannot see or signal the grader, and everything it spawned dies with it;
-  * no capabilities (it cannot undo the mounts), and no way to gain privileges (no_new_privs).
+  * no capabilities (it cannot undo the mounts), and no way to gain privileges (no_new_privs);
+  * as root, an unprivileged uid and gid of its own (chosen by the grading process, which made only the
+    work folder's ``out/`` and ``scratch/`` writable to it), and no supplementary groups.
 Everywhere: limits on address space, CPU time, file size, open files, processes and core dumps.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import json
 import os
 import resource
+import signal
 import sys
 
 CLONE_NEWNS = 0x00020000
@@ -28,7 +35,7 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 24, 28, 38
 # SECBIT_NOROOT | _LOCKED | SECBIT_NO_SETUID_FIXUP | _LOCKED | SECBIT_KEEP_CAPS_LOCKED:
 # uid 0 gains no capabilities on exec, and this cannot be undone.
@@ -75,19 +82,82 @@ def _enter_namespaces() -> str:
     return "user namespace"
 
 
-def _hide(paths: list[str]) -> list[str]:
-    """Cover each path with an empty read-only tmpfs (folders) or /dev/null (files)."""
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def runtime_paths() -> list[str]:
+    """The folders the worker's Python needs: its prefixes and every folder on its ``sys.path``."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths.update(entry for entry in sys.path if entry and os.path.isdir(entry))
+    return sorted({os.path.realpath(path) for path in paths})
+
+
+def module_paths(names: list[str]) -> list[str]:
+    """Where this interpreter would import each top-level package of ``names`` from (without importing
+    it): an installed or editable copy of the grader may live apart from the course repository."""
+    paths = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None:
+            paths += list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
+    return paths
+
+
+def _cover(path: str, keep: list[str]) -> None:
+    """Cover the folder ``path`` with an empty read-only tmpfs in which only the ``keep`` paths under it
+    reappear, each bound back from the original (opened before the cover hides it)."""
+    handles = [(kept, os.open(kept, os.O_PATH)) for kept in keep]
+    try:
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        for kept, handle in handles:
+            target = os.path.join(path, os.path.relpath(kept, path))
+            if os.path.isdir(f"/proc/self/fd/{handle}"):
+                os.makedirs(target, mode=0o755, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+                open(target, "w").close()
+            _mount(f"/proc/self/fd/{handle}", target, None, MS_BIND | MS_REC)
+    finally:
+        for _, handle in handles:
+            os.close(handle)
+    _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _hide(paths: list[str], keep: list[str]) -> list[str]:
+    """Cover each path with an empty read-only tmpfs (folders) or /dev/null (files), except the ``keep``
+    paths: a hidden folder that holds some shows them alone, and a hidden path inside a kept folder is
+    still hidden (folders are covered outermost first). ``/`` and the kept paths themselves are never
+    covered."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    hidden = []
-    for path in paths:
-        if os.path.isdir(path) and not os.path.islink(path):
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-        elif os.path.exists(path):
-            _mount("/dev/null", path, None, MS_BIND)
-        else:
+    if os.path.isdir("/dev/shm"):  # shared memory of its own, not the machine's
+        _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777")
+    keep = [os.path.realpath(path) for path in keep if os.path.exists(path)]
+    hidden, failed = [], []
+    # a link is hidden where it leads; outermost first
+    for path in sorted({os.path.realpath(path) for path in paths}, key=lambda p: (p.count("/"), p)):
+        if path == "/" or path in keep or not os.path.exists(path):
+            continue
+        try:
+            if os.path.isdir(path):
+                inner = [kept for kept in keep if _inside(kept, path)]
+                inner = [kept for kept in inner if not any(other != kept and _inside(kept, other) for other in inner)]
+                if inner:
+                    _cover(path, inner)
+                else:
+                    _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+            else:
+                _mount("/dev/null", path, None, MS_BIND)
+        except OSError as error:
+            failed.append(f"{path} ({error.strerror})")
             continue
         hidden.append(path)
+    if failed:
+        raise OSError(0, f"could not hide {', '.join(failed)}; hidden: {', '.join(hidden)}")
     return hidden
 
 
@@ -105,13 +175,21 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sH22x", b"lo", flags | iff_up))
 
 
-def _drop_capabilities() -> None:
+def _drop_privileges(user: dict | None) -> None:
+    """Empty the bounding set, lock the securebits, become ``user`` (uid, gid) when given, and clear
+    every capability. The order matters: changing uid needs CAP_SETUID, which is cleared last."""
     for capability in range(64):
         libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)  # fails with EINVAL past the last one
-    _check(libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
-    header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
-    data = (CapData * 2)()
-    _check(libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+    try:
+        _check(libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
+        if user is not None:
+            os.setgroups([])
+            os.setresgid(user["gid"], user["gid"], user["gid"])
+            os.setresuid(user["uid"], user["uid"], user["uid"])
+    finally:  # whatever failed above, no capability survives
+        header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+        data = (CapData * 2)()
+        _check(libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
 
 
 def _tasks_of(uid: int) -> int:
@@ -148,9 +226,11 @@ def _set_limits(limits: dict) -> None:
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    report: dict = {"namespaces": None, "hidden": [], "capabilities_dropped": False, "problems": []}
+    report: dict = {"namespaces": None, "hidden": [], "capabilities_dropped": False, "uid": os.getuid(),
+                    "problems": []}
+    user = config.get("user") if os.geteuid() == 0 else None
     limits = dict(config["limits"])
-    limits["processes"] += _tasks_of(os.getuid())
+    limits["processes"] += _tasks_of(user["uid"] if user else os.getuid())
     try:
         report["namespaces"] = _enter_namespaces()
     except OSError as error:
@@ -158,25 +238,30 @@ def main() -> None:
     if report["namespaces"]:
         child = os.fork()
         if child:  # outside the new PID namespace: wait for the worker and pass on how it ended
+            # the grader stops a worker that ran out of time with SIGTERM here, so that it is still reaped
+            signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
             _, status = os.waitpid(child, 0)
             os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
         try:
-            report["hidden"] = _hide(config["hide"])
+            hide = config["hide"] + module_paths(config.get("hide_modules", []))
+            report["hidden"] = _hide(hide, [config["workdir"], *runtime_paths()])
         except OSError as error:
-            report["problems"].append(f"could not hide paths ({error})")
+            report["problems"].append(f"could not hide paths ({error.strerror or error})")
         if config.get("loopback"):
             try:
                 _loopback_up()
             except OSError as error:
-                report["problems"].append(f"loopback not up ({error})")
-    try:
-        if report["namespaces"] or os.geteuid() == 0:
-            _drop_capabilities()
-            report["capabilities_dropped"] = True
-    except OSError as error:
-        report["problems"].append(f"capabilities kept ({error})")
-    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+                report["problems"].append(f"loopback not up ({error.strerror or error})")
+    # opened while still privileged: the work folder itself is not writable to the worker's uid
     with open(os.path.join(config["workdir"], "launch.json"), "w") as handle:
+        try:
+            if report["namespaces"] or os.geteuid() == 0:
+                _drop_privileges(user)
+                report["capabilities_dropped"] = True
+                report["uid"] = os.getuid()
+        except OSError as error:
+            report["problems"].append(f"could not drop privileges fully ({error})")
+        _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
         json.dump(report, handle)
     _set_limits(limits)
     os.chdir(config["cwd"])

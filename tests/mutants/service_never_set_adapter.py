@@ -1,8 +1,8 @@
-"""Never calls set_adapter for a single-character generation, so the first adapter loaded answers for every character."""
+"""Never switches the adapter for a single-character generation, so the first adapter loaded answers for every character."""
 
 MODULE = "service"
 CAUGHT_BY = ['service/greedy_replies', 'service/concurrency']
 PATCH = [
-    ('self.model.set_adapter(adapters[0], inference_mode=True)  # the plain path: one adapter active',
+    ('self.activate(adapters[0])                 # the plain path: one adapter active',
      'pass  # the adapter was chosen when it was loaded'),
 ]

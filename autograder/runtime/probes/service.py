@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,7 +99,9 @@ def loads(module: Any, model_seed: int, characters: list[dict], requests: list[l
 
 def http(module: Any, model_seed: int, characters: list[dict], calls: list[dict]) -> dict:
     """Each ``{method, path, json}`` call through a test client of ``create_app(engine)``, in order."""
-    from fastapi.testclient import TestClient
+    with warnings.catch_warnings():  # Starlette warns about its own httpx client; not the student's output
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
 
     with _engine(module, model_seed, characters) as engine:
         client = TestClient(module.create_app(engine), raise_server_exceptions=False)
