@@ -1,4 +1,5 @@
-"""The benchmark scripts run end to end on tiny settings and write the JSON they promise."""
+"""The benchmark scripts run end to end on tiny settings and write the JSON they promise (all but the
+quickest are `slow`: CI runs them with `make test-slow`)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def test_lora_layer_benchmark_writes_its_table(tmp_path):
 
 
 
+@pytest.mark.slow   # a benchmark end to end: CI runs it with `make test-slow`
 def test_finetune_benchmark_compares_lora_with_full_fine_tuning(tmp_path, library):
     out = tmp_path / "finetune.json"
     # --length 128, not less: the tiny model's byte-level tokens spend ~110 of them on the prompt alone.
@@ -47,6 +49,7 @@ def test_finetune_benchmark_compares_lora_with_full_fine_tuning(tmp_path, librar
     assert data["loads"]["cached"]["seconds"] > 0 and "gguf" not in data["loads"]
 
 
+@pytest.mark.slow   # a benchmark end to end: CI runs it with `make test-slow`
 def test_service_benchmark_compares_switches_batching_and_memory(tmp_path):
     out = tmp_path / "service.json"
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "service.py"), "--model",
@@ -66,6 +69,7 @@ def test_service_benchmark_compares_switches_batching_and_memory(tmp_path):
     assert set(data["memory"]["rss_bytes"]) == {"1", "2", "4"}
 
 
+@pytest.mark.slow   # a benchmark end to end: CI runs it with `make test-slow`
 def test_grade_all_benchmark_times_a_small_class(tmp_path):
     out = tmp_path / "grade_all.json"
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grade_all.py"), "--copies", "2", "--jobs", "2",
@@ -78,6 +82,7 @@ def test_grade_all_benchmark_times_a_small_class(tmp_path):
     assert 0 < data["submission_seconds"]["min"] <= data["total_seconds"]
 
 
+@pytest.mark.slow   # a benchmark end to end: CI runs it with `make test-slow`
 def test_exploit_table_prints_attack_defence_and_points_gained(tmp_path):
     out = tmp_path / "exploits.json"
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "exploits.py"), "--only", "matmul_patch_builtins",

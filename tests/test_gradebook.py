@@ -97,6 +97,7 @@ def test_grade_all_grades_everyone_and_reports_broken_ones_as_rows(tmp_path, cla
     assert rows_by_name(out) == rows
 
 
+@pytest.mark.slow   # a whole class graded, killed and graded again: CI runs it with `make test-slow`
 def test_a_rerun_after_kill_9_grades_only_what_is_missing_and_force_regrades(tmp_path):
     folder = tmp_path / "class"
     for name in ("s1", "s2", "s3"):
