@@ -70,7 +70,8 @@ def test_grade_all_grades_everyone_and_reports_broken_ones_as_rows(tmp_path, cla
     assert list(rows) == ["ada", "bo", "cy", "dee", "eve", "fay"]
     with out.open() as handle:
         header = next(csv.reader(handle))
-    assert header[:8] == ["submission", "matmul", "linear", "lowrank", "lora", "finetune", "service", "total"]
+    assert header[:9] == ["submission", "matmul", "linear", "lowrank", "lora", "finetune", "service", "notebook",
+                          "total"]
     assert (rows["ada"]["matmul"], rows["ada"]["total"], rows["ada"]["matmul_max"], rows["ada"]["error"]) == \
         ("10", "10", "10", "")
     assert (rows["bo"]["matmul"], rows["bo"]["total"]) == ("0", "0")

@@ -141,6 +141,7 @@ def test_course_grade_folds_the_notebook_questions_into_results_json(tmp_path, a
     assert all(test["tags"] == ["notebook"] and test["status"] == "passed" for test in results["tests"])
 
 
+@pytest.mark.slow   # two notebook runs to their end (a crash, a 30 s hang): CI runs them with `make test-slow`
 @pytest.mark.parametrize("case, source, reason", [
     ("kernel exits", "import os\nos._exit(3)", "exited"),
     ("cell hangs", "while True:\n    pass", "time budget of 30 s"),

@@ -113,6 +113,7 @@ def test_reference_extracts_the_characters_of_the_real_books(library, persona_mo
     assert len(theirs) >= 5 and not set(lines) & set(theirs)
 
 
+@pytest.mark.slow   # trains two adapters and evaluates them: CI runs it with `make test-slow`
 def test_persona_train_and_eval_on_a_tiny_model(tmp_path, library, tiny_model_folder, course):
     adapters = tmp_path / "adapters"
     for name in ("Holmes", "Juliet"):

@@ -53,7 +53,7 @@ class Limits:
     open_files: int = 256
     disk_mb: int = 512                 # all files in its work folder's out/ and scratch/ together
     disk_files: int = 10_000
-    gpu: bool = False                  # the worker may use CUDA: limit writable memory, not address space
+    gpu: bool = False                  # a CUDA build of torch: limit writable memory, not address space
 
 
 @dataclass

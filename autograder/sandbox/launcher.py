@@ -212,8 +212,9 @@ def _set_limits(limits: dict) -> None:
     megabyte = 1024 * 1024
     cpu = int(limits["cpu_seconds"])
     for name, soft, hard in (
-        # CUDA reserves terabytes of address space it never touches, so a worker that uses the GPU is
-        # limited on its writable private memory (RLIMIT_DATA, which PROT_NONE reservations do not count).
+        # CUDA reserves terabytes of address space it never touches, and a CUDA build of torch maps gigabytes
+        # on import, so there a worker is limited on its writable private memory (RLIMIT_DATA, which PROT_NONE
+        # reservations and read-only library mappings do not count).
         ("RLIMIT_DATA" if limits.get("gpu") else "RLIMIT_AS", limits["memory_mb"] * megabyte, limits["memory_mb"] * megabyte),
         ("RLIMIT_CPU", cpu, cpu + 2),
         ("RLIMIT_FSIZE", limits["file_mb"] * megabyte, limits["file_mb"] * megabyte),
