@@ -316,8 +316,8 @@ def _grade_folder(course: Course, assignment: Assignment, root: Path, parts: lis
 
 def audit_entry(course: Course, assignment: Assignment, entry: Entry, seed: int = AUDIT_SEED,
                 folder: Path | None = None) -> AuditRow:
-    """Grade ``entry``'s part on a copy of the reference in which its module (or notebook) is replaced, built in
-    ``folder`` (by default a new temporary folder)."""
+    """Grade ``entry``'s part on a copy of the reference in which its module (or notebook) is replaced,
+    built in ``folder`` (by default a new temporary folder)."""
     with contextlib.ExitStack() as stack:
         root = folder or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lora-audit-")))
         _reference_copy(assignment, root, entry)

@@ -79,7 +79,8 @@ def test_a_notebook_entry_patches_one_code_cell_of_the_master_notebook(tmp_path,
     mutant = load_mutant(path, assignment)
     assert mutant.part.id == "notebook" and mutant.module == "lecture.ipynb"
     cells = ["".join(cell["source"]) for cell in json.loads(mutant.source)["cells"]]
-    master = ["".join(cell["source"]) for cell in json.loads((assignment.solution / "lecture.ipynb").read_text())["cells"]]
+    master = json.loads((assignment.solution / "lecture.ipynb").read_text())
+    master = ["".join(cell["source"]) for cell in master["cells"]]
     changed = [index for index, (new, old) in enumerate(zip(cells, master)) if new != old]
     assert len(cells) == len(master) and len(changed) == 1 and "rank8_params = 8 * d\n" in cells[changed[0]]
     path.write_text('"""Text found in a markdown cell only."""\nMODULE = "lecture.ipynb"\n'

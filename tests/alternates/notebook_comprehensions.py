@@ -24,7 +24,8 @@ PATCH = [
      "lora_trainable = sum(p.numel() for p in lora_layer.parameters() if p.requires_grad)\n",
      "    fresh_max_diff = float(torch.max(torch.abs(lora_layer(x_lora) - base_layer(x_lora))))\n"
      "lora_trainable = lora_layer.lora_A.numel() + lora_layer.lora_B.numel()\n"),
-    ("trainable_by_r = {}\nfor r in r_values:\n    adapted = apply_lora(copy.deepcopy(base_model), targets, r=r, alpha=2 * r)\n"
+    ("trainable_by_r = {}\nfor r in r_values:\n"
+     "    adapted = apply_lora(copy.deepcopy(base_model), targets, r=r, alpha=2 * r)\n"
      "    trainable_by_r[r] = count_parameters(adapted)[0]\n    del adapted\n",
      "trainable_by_r = {r: count_parameters(apply_lora(copy.deepcopy(base_model), targets, r=r, alpha=r))[0]\n"
      "                  for r in r_values}\n"),

@@ -1,4 +1,4 @@
-"""Question 4: takes singular values as square roots of eigvalsh(W^T W), which come in ascending order, not sorted descending."""
+"""Question 4: takes the singular values as roots of eigvalsh(W^T W), in ascending order, not descending."""
 MODULE = "lecture.ipynb"
 CAUGHT_BY = ["notebook/q4_svd"]
 PATCH = [("spectrum_real = torch.linalg.svdvals(W_real)",
