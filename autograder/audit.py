@@ -13,7 +13,18 @@ The catalogue lives next to the tests:
     gain nothing there. Every other check of the part must pass, except those in ``MAY_FAIL`` (checks
     the attack's own damage may cost, e.g. a time budget it burns); ``REPORTS``, when given, is text the
     report must show. ``@NAME@`` tokens in the code are filled in by the caller (the course root, ...).
-Each entry is graded on a copy of the reference with that one module changed, on the entry's part only.
+
+A notebook part (``notebook:`` in course.yml) is changed the same way: ``MODULE`` (or ``ALTERNATE_FOR``)
+names the notebook file, e.g. ``MODULE = "lecture.ipynb"``, and the entry's file is named after the part
+(``tests/mutants/notebook_<name>.py``). The reference is the master notebook of the solutions, and each
+``(old, new)`` of ``PATCH`` applies to the source of the one code cell whose text holds ``old`` (``old``
+must occur exactly once among all code cells; ``new`` may span lines); every code cell must still
+compile. A notebook alternate is such a ``PATCH`` too (a whole copy of the master would drift from it):
+it rewrites the answer cells in another style. A module alternate may also be a ``PATCH`` instead of a
+whole module.
+
+Each entry is graded on a copy of the reference (the package and the part notebooks) with that one
+module or notebook changed, on the entry's part only.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -52,7 +64,8 @@ class Entry:
     description: str
     source: str | None             # the module's new source; None for the reference itself
     caught_by: tuple[str, ...] = ()
-    module: str = ""               # the module of the package it replaces, e.g. "persona"
+    module: str = ""               # the module of the package it replaces, e.g. "persona", or the notebook
+                                   # it replaces, e.g. "lecture.ipynb"
     may_fail: tuple[str, ...] = ()  # exploits: checks the attack's own damage may cost
     attack: str = ""               # exploits: the attack, in a few words
     blocked_by: str = ""           # exploits: the defence that stops it
@@ -124,6 +137,54 @@ def apply_patch(source: str, patch: list[tuple[str, str]], name: str) -> str:
     return source
 
 
+def is_notebook(module: str) -> bool:
+    """Whether a catalogue entry's ``MODULE`` names a notebook (``lecture.ipynb``) rather than a module."""
+    return module.endswith(".ipynb")
+
+
+def _reference_path(assignment: Assignment, module: str) -> Path:
+    """The reference file of ``module``: the master notebook, or the package module."""
+    if is_notebook(module):
+        return assignment.solution / module
+    return assignment.solution / assignment.package / f"{module}.py"
+
+
+def _submitted_path(assignment: Assignment, root: Path, module: str) -> Path:
+    """Where ``module`` lies in the submission folder ``root``: a notebook sits next to the package."""
+    return root / module if is_notebook(module) else root / assignment.package / f"{module}.py"
+
+
+def _code_cells(notebook: dict) -> list[dict]:
+    return [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
+
+
+def patch_notebook(text: str, patch: list[tuple[str, str]], name: str) -> str:
+    """The notebook JSON ``text`` with every ``(old, new)`` applied to the source of the one code cell
+    that holds ``old``; ``old`` must occur exactly once among all code cells."""
+    notebook = json.loads(text)
+    cells = _code_cells(notebook)
+    for old, new in patch:
+        sources = ["".join(cell["source"]) for cell in cells]
+        holding = [index for index, source in enumerate(sources) if old in source]
+        count = sum(source.count(old) for source in sources)
+        if count != 1:
+            raise AuditError(f"{name}: the patch text {old[:60]!r} occurs {count} times in the code cells "
+                             "of the reference notebook, not once")
+        cells[holding[0]]["source"] = sources[holding[0]].replace(old, new).splitlines(keepends=True)
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def _compile(source: str, module: str, name: str) -> None:
+    """Raise :class:`AuditError` unless the module (or every code cell of the notebook) compiles."""
+    cells = ["".join(cell["source"]) for cell in _code_cells(json.loads(source))] if is_notebook(module) else [source]
+    for cell in cells:
+        try:
+            compile(cell, name, "exec")
+        except SyntaxError as error:
+            what = "a code cell of the patched notebook" if is_notebook(module) else "the patched module"
+            raise AuditError(f"{name}: {what} does not compile ({error.msg})") from None
+
+
 def _constants(path: Path) -> tuple[str, dict]:
     """The module docstring and the top-level literal constants of a catalogue file, without running it."""
     try:
@@ -142,7 +203,7 @@ def _constants(path: Path) -> tuple[str, dict]:
 
 def _part_for(assignment: Assignment, module: object, name: str) -> Part:
     for part in assignment.parts:
-        if module in part.module_names:
+        if module in part.module_names or (part.notebook and module == part.notebook):
             return part
     raise AuditError(f"{name}: {module!r} is not the module of any part in course.yml")
 
@@ -158,22 +219,25 @@ def _check_list(values: dict, key: str, part: Part, name: str, empty: bool = Fal
 
 
 def _patched_module(values: dict, assignment: Assignment, name: str, append: str = "",
-                    required: bool = True, fill: dict[str, str] | None = None) -> str:
-    """The reference module ``MODULE`` with ``PATCH`` applied, ``append`` added and the ``@NAME@`` tokens
-    of ``fill`` replaced; it must compile."""
+                    required: bool = True, fill: dict[str, str] | None = None, key: str = "MODULE") -> str:
+    """The reference module (or notebook) ``values[key]`` with ``PATCH`` applied, ``append`` added and the
+    ``@NAME@`` tokens of ``fill`` replaced; it must compile."""
     patch = values.get("PATCH", None if required else [])
     if not isinstance(patch, list) or (required and not patch) or not all(
             isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(text, str) for text in pair)
             and pair[0] != pair[1] for pair in patch):
         raise AuditError(f"{name}: PATCH must be a non-empty list of (old, new) string pairs that change something")
-    reference = (assignment.solution / assignment.package / f"{values['MODULE']}.py").read_text(encoding="utf-8")
-    source = _fill(apply_patch(reference, patch, name) + append, fill)
+    module = values[key]
+    reference = _reference_path(assignment, module).read_text(encoding="utf-8")
+    if is_notebook(module):
+        if append:
+            raise AuditError(f"{name}: APPEND does not apply to a notebook; use PATCH")
+        source = _fill(patch_notebook(reference, patch, name), fill)
+    else:
+        source = _fill(apply_patch(reference, patch, name) + append, fill)
     if unfilled := sorted(set(re.findall(r"@([A-Z_]+)@", source))):
         raise AuditError(f"{name}: no value given for {', '.join(unfilled)}")
-    try:
-        compile(source, name, "exec")
-    except SyntaxError as error:
-        raise AuditError(f"{name}: the patched module does not compile ({error.msg})") from None
+    _compile(source, module, name)
     return source
 
 
@@ -214,10 +278,15 @@ def _fill(text: str, fill: dict[str, str] | None) -> str:
 
 
 def load_alternate(path: Path, assignment: Assignment) -> Entry:
+    """A whole module, or (always for a notebook) the reference changed by ``PATCH``."""
     description, values = _constants(path)
     part = _part_for(assignment, values.get("ALTERNATE_FOR"), path.name)
+    if "PATCH" in values or is_notebook(values["ALTERNATE_FOR"]):
+        source = _patched_module(values, assignment, path.name, key="ALTERNATE_FOR")
+    else:
+        source = path.read_text(encoding="utf-8")
     return Entry("alternate", path.stem, part, description.splitlines()[0] if description else "",
-                 path.read_text(encoding="utf-8"), module=values["ALTERNATE_FOR"])
+                 source, module=values["ALTERNATE_FOR"])
 
 
 def load_catalogue(root: Path, assignment: Assignment, parts: list[str] | None = None) -> list[Entry]:
@@ -229,11 +298,15 @@ def load_catalogue(root: Path, assignment: Assignment, parts: list[str] | None =
 
 
 def _reference_copy(assignment: Assignment, root: Path, entry: Entry | None = None) -> None:
-    """Copy the reference package into ``root``, with ``entry``'s module replaced by its source."""
+    """Copy the reference package and the notebooks of notebook parts into ``root``, with ``entry``'s
+    module (or notebook) replaced by its source."""
     shutil.copytree(assignment.solution / assignment.package, root / assignment.package,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for part in assignment.parts:
+        if part.notebook and (assignment.solution / part.notebook).is_file():
+            shutil.copyfile(assignment.solution / part.notebook, root / part.notebook)
     if entry is not None and entry.source is not None:
-        (root / assignment.package / f"{entry.module}.py").write_text(entry.source, encoding="utf-8")
+        _submitted_path(assignment, root, entry.module).write_text(entry.source, encoding="utf-8")
 
 
 def _grade_folder(course: Course, assignment: Assignment, root: Path, parts: list[str], seed: int) -> GradeReport:
@@ -243,8 +316,8 @@ def _grade_folder(course: Course, assignment: Assignment, root: Path, parts: lis
 
 def audit_entry(course: Course, assignment: Assignment, entry: Entry, seed: int = AUDIT_SEED,
                 folder: Path | None = None) -> AuditRow:
-    """Grade ``entry``'s part on a copy of the reference in which its module is replaced, built in
-    ``folder`` (by default a new temporary folder)."""
+    """Grade ``entry``'s part on a copy of the reference in which its module (or notebook) is replaced,
+    built in ``folder`` (by default a new temporary folder)."""
     with contextlib.ExitStack() as stack:
         root = folder or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lora-audit-")))
         _reference_copy(assignment, root, entry)

@@ -66,3 +66,32 @@ def test_malformed_entries_are_clear_errors(tmp_path, assignment):
     path.rename(tmp_path / "mutants" / path.name)
     result = audit("--catalogue", str(tmp_path))
     assert result.returncode == 2 and "not the module of any part" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_notebook_entry_patches_one_code_cell_of_the_master_notebook(tmp_path, assignment):
+    import json
+
+    from autograder.audit import load_alternate
+
+    path = tmp_path / "notebook_thing.py"
+    path.write_text('"""Counts r * d only."""\nMODULE = "lecture.ipynb"\nCAUGHT_BY = ["notebook/q3_params"]\n'
+                    'PATCH = [("rank8_params = 8 * (d + k)", "rank8_params = 8 * d")]\n')
+    mutant = load_mutant(path, assignment)
+    assert mutant.part.id == "notebook" and mutant.module == "lecture.ipynb"
+    cells = ["".join(cell["source"]) for cell in json.loads(mutant.source)["cells"]]
+    master = json.loads((assignment.solution / "lecture.ipynb").read_text())
+    master = ["".join(cell["source"]) for cell in master["cells"]]
+    changed = [index for index, (new, old) in enumerate(zip(cells, master)) if new != old]
+    assert len(cells) == len(master) and len(changed) == 1 and "rank8_params = 8 * d\n" in cells[changed[0]]
+    path.write_text('"""Text found in a markdown cell only."""\nMODULE = "lecture.ipynb"\n'
+                    'CAUGHT_BY = ["notebook/q3_params"]\nPATCH = [("## 4. Low-rank products", "x")]\n')
+    with pytest.raises(AuditError, match="occurs 0 times in the code cells"):
+        load_mutant(path, assignment)
+    path.write_text('"""Breaks a cell."""\nMODULE = "lecture.ipynb"\nCAUGHT_BY = ["notebook/q3_params"]\n'
+                    'PATCH = [("rank8_params = 8 * (d + k)", "rank8_params = 8 * (d + k")]\n')
+    with pytest.raises(AuditError, match="a code cell of the patched notebook does not compile"):
+        load_mutant(path, assignment)
+    path.write_text('"""Same answer, other words."""\nALTERNATE_FOR = "lecture.ipynb"\n'
+                    'PATCH = [("rank8_params = 8 * (d + k)", "rank8_params = 8 * d + 8 * k")]\n')
+    alternate = load_alternate(path, assignment)
+    assert alternate.part.id == "notebook" and "rank8_params = 8 * d + 8 * k" in alternate.source

@@ -10,8 +10,9 @@ import pytest
 from autograder.audit import audit_entry, load_mutant
 
 MUTANT_FILES = sorted((Path(__file__).resolve().parent / "mutants").glob("*.py"))
-# Entries of the model parts train tiny models or start chat engines (20-60 s each): they run with `slow`.
-SLOW_MODULES = ("persona_", "finetune_", "service_")
+# Entries of the model parts train tiny models or start chat engines (20-60 s each), and those of the
+# notebook run the whole lecture notebook under otter (about 25 s each): they run with `slow`.
+SLOW_MODULES = ("persona_", "finetune_", "service_", "notebook_")
 
 
 def catalogue_params(paths: list[Path]) -> list:
@@ -36,7 +37,8 @@ def test_every_check_is_covered_by_a_mutant(assignment):
 @pytest.mark.parametrize("path", catalogue_params(MUTANT_FILES))
 def test_mutant_is_caught(path, course, assignment):
     mutant = load_mutant(path, assignment)  # validates the file: docstring, MODULE, CAUGHT_BY, PATCH applies
-    assert path.stem.startswith(f"{mutant.module}_")
+    # named after the module it changes, or after the part for a notebook: notebook_<name>.py
+    assert path.stem.startswith(f"{mutant.part.id if mutant.part.notebook else mutant.module}_")
     row = audit_entry(course, assignment, mutant)
     summary = "\n".join(f"  {check.spec.id}: {check.status} {check.feedback!r}" for check in row.checks)
     assert row.ok, f"mutant {mutant.name} ({mutant.description}) was {row.outcome}; the grade said:\n{summary}"
