@@ -13,6 +13,8 @@ read says which name and the kind of error; no text the notebook produced is eve
 
 from __future__ import annotations
 
+import ast
+import builtins
 import json
 import math
 import random
@@ -86,6 +88,14 @@ def rows_of(value: Any, rows: int, columns: int) -> bool:
 
 def replies(examples: Any) -> list[str]:
     return [example["messages"][-1]["content"] for example in examples]
+
+
+def free_names(expression: str) -> list[str]:
+    """The notebook's names that ``expression`` reads, in order (not builtins, not names it binds itself)."""
+    tree = ast.parse(expression, mode="eval")
+    bound = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    names = [node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)]
+    return list(dict.fromkeys(name for name in names if name not in bound and not hasattr(builtins, name)))
 
 
 @dataclass(frozen=True)
@@ -225,14 +235,17 @@ class NotebookQuestion(Check):
                 failed.append(test)
         if not failed:
             return None
-        lines = [f"{self._named(key)} is not defined when your notebook has run to its end" if error == "NameError"
-                 else f"{self._named(key)} raised {error} when your notebook had run to its end"
-                 for key, error in missing.items()]
+        lines = list(dict.fromkeys(
+            f"{' or '.join(f'`{name}`' for name in free_names(self.exports[key]))} is not defined when your notebook "
+            f"had run to its end" if error == "NameError" else
+            f"reading {self._named(key)} raised {error} when your notebook had run to its end"
+            for key, error in missing.items()))
         lines += [f"{'hidden' if test.hidden else 'public'} test failed: {test.says}" for test in failed]
         return Verdict((len(self.tests) - len(failed)) / len(self.tests), "\n".join(lines))
 
     def _named(self, key: str) -> str:
-        return f"`{self.exports[key]}`" if len(self.exports[key]) <= 60 else f"the value `{key}`"
+        expression = self.exports[key]
+        return f"`{expression}`" if len(expression) <= 60 else f"`{key}` (from {', '.join(free_names(expression))})"
 
 
 def questions() -> dict[str, str]:

@@ -28,7 +28,6 @@ from ..sandbox.command import run_command
 from . import TINY_MODEL_ENV, runner
 
 MAX_EXPORT_BYTES = 32 * 1024 * 1024   # one question's values
-CELL_TIMEOUT = 120                     # seconds per cell; the part's time budget bounds the whole run
 _reference_cache: dict[str, dict[str, Outcome]] = {}
 
 
@@ -63,7 +62,7 @@ def run_notebook(part: Part, notebook: Path, package_dir: Path, package: str,
         shutil.copyfile(runner.__file__, runtime / "notebook_runner.py")
         shutil.copyfile(transport.__file__, runtime / "transport.py")
         (runtime / "job.json").write_text(json.dumps({"notebook": part.notebook, "exports": exports(part),
-                                                      "cell_timeout": CELL_TIMEOUT}))
+                                                      "cell_timeout": part.time_budget}))
         code = (f"import sys; sys.path.insert(0, {str(runtime)!r}); from pathlib import Path; "
                 f"from notebook_runner import main; main(Path({str(workdir)!r}))")
         env = {TINY_MODEL_ENV: "1", "JUPYTER_RUNTIME_DIR": str(workdir / "scratch" / "jupyter"),
