@@ -12,7 +12,10 @@ The catalogue lives next to the tests:
     it. ``CAUGHT_BY`` lists the checks its code answers wrongly unless the attack works: the attack must
     gain nothing there. Every other check of the part must pass, except those in ``MAY_FAIL`` (checks
     the attack's own damage may cost, e.g. a time budget it burns); ``REPORTS``, when given, is text the
-    report must show. ``@NAME@`` tokens in the code are filled in by the caller (the course root, ...).
+    report must show, ``MUST_NOT_SHOW`` text it must never show. A notebook exploit may start from the
+    stub notebook of the release instead of the master (``BASE = "release"``): the stubs plus its attack
+    must score what the stubs score. ``@NAME@`` tokens in the code are filled in by the caller (the
+    course root, ...).
 
 A notebook part (``notebook:`` in course.yml) is changed the same way: ``MODULE`` (or ``ALTERNATE_FOR``)
 names the notebook file, e.g. ``MODULE = "lecture.ipynb"``, and the entry's file is named after the part

@@ -76,12 +76,15 @@ def submission_seed(course: Course, assignment: Assignment, submission: Submissi
 
 def checks_digest(course: Course) -> str:
     """Hash of everything that decides a grade: course.yml, the hidden checks (the notebook's tests and
-    exports included, ``checks/notebook.py``), the notebook's question list, the probe runtime and the
-    notebook runner and grader."""
+    exports included, ``checks/notebook.py``), the notebook's question list, the probe runtime, the
+    notebook runner and grader, and the master notebooks whose values the questions expect."""
     digest = hashlib.sha256(course.path.read_bytes())
     for path in (sorted((PACKAGE_DIR / "checks").glob("*.py")) + sorted((PACKAGE_DIR / "checks" / "lecture").rglob("*.*"))
                  + sorted((PACKAGE_DIR / "runtime").rglob("*.py")) + sorted((PACKAGE_DIR / "notebook").glob("*.py"))):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    for assignment in course.assignments.values():   # a master notebook's run gives the values its questions expect
+        for master in (assignment.solution / part.notebook for part in assignment.parts if part.notebook):
+            digest.update(master.name.encode() + b"\0" + master.read_bytes())
     return digest.hexdigest()
 
 
