@@ -81,6 +81,12 @@ def close(got: Any, want: Any, atol: float = 1e-5, rtol: float = 0.0) -> bool:
     return got.shape == want.shape and bool(torch.isfinite(got).all()) and torch.allclose(got, want, atol=atol, rtol=rtol)
 
 
+def largest_difference(got: Any, want: Any) -> float:
+    """``max |got - want|`` of two values of the same shape (``inf`` when the shapes differ)."""
+    got, want = tensor(got), tensor(want)
+    return float((got - want).abs().max()) if got.shape == want.shape and got.numel() else math.inf
+
+
 def rows_of(value: Any, rows: int, columns: int) -> bool:
     return (isinstance(value, list) and len(value) == rows
             and all(isinstance(row, list) and len(row) == columns and all(map(number, row)) for row in value))
@@ -106,20 +112,23 @@ class Question:
 
 QUESTIONS: dict[str, Question] = {
     "q1_matmul": Question(
-        {"C_python": "C_python", "max_abs_diff": "max_abs_diff", "hidden": "hidden"},
+        {"C_python": "C_python", "max_abs_diff": "max_abs_diff", "hidden": "hidden", "product": "A_t @ B_t"},
         (Test("`C_python` is a list of 4 rows of 3 numbers", lambda s, r: rows_of(s["C_python"], 4, 3), hidden=False),
-         Test("`max_abs_diff` is a Python float, at least 0 and below 1e-5",
-              lambda s, r: type(s["max_abs_diff"]) is float and 0 <= s["max_abs_diff"] < 1e-5, hidden=False),
+         Test("`max_abs_diff` is a Python float below 1e-5: the largest difference between `C_python` and `A_t @ B_t`",
+              lambda s, r: type(s["max_abs_diff"]) is float and 0 <= s["max_abs_diff"] < 1e-5
+              and abs(s["max_abs_diff"] - largest_difference(s["C_python"], r["product"])) <= 1e-6, hidden=False),
          Test("`C_python` is the product `A @ B` (within 1e-5)", lambda s, r: close(s["C_python"], r["C_python"])),
          Test("`hidden` is `relu(add_bias(C_python, bias))` of that product (within 1e-5)",
               lambda s, r: close(s["hidden"], r["hidden"])))),
     "q2_linear": Question(
         {"class": "type(manual_layer).__name__", "weight": "manual_layer.weight", "bias": "manual_layer.bias",
-         "y_manual": "y_manual", "linear_max_diff": "linear_max_diff"},
+         "y_manual": "y_manual", "linear_max_diff": "linear_max_diff", "torch_out": "torch_layer(x_t)"},
         (Test("`manual_layer` is a `ManualLinear` and `y_manual` holds 5 rows of 4 numbers",
               lambda s, r: s["class"] == "ManualLinear" and rows_of(s["y_manual"], 5, 4), hidden=False),
-         Test("`linear_max_diff` is a Python float below 1e-5",
-              lambda s, r: type(s["linear_max_diff"]) is float and 0 <= s["linear_max_diff"] < 1e-5, hidden=False),
+         Test("`linear_max_diff` is a Python float below 1e-5: the largest difference between `y_manual` and "
+              "`torch_layer(x_t)`",
+              lambda s, r: type(s["linear_max_diff"]) is float and 0 <= s["linear_max_diff"] < 1e-5
+              and abs(s["linear_max_diff"] - largest_difference(s["y_manual"], r["torch_out"])) <= 1e-6, hidden=False),
          Test("`y_manual` is `torch_layer(x_t)` (within 1e-5)", lambda s, r: close(s["y_manual"], r["y_manual"])),
          Test("`manual_layer` holds `torch_layer`'s weight, transposed to [in, out], and its bias",
               lambda s, r: close(s["weight"], r["weight"]) and close(s["bias"], r["bias"])))),
@@ -148,9 +157,12 @@ QUESTIONS: dict[str, Question] = {
                                  atol=1e-3 * float(tensor(r["spectrum_lowrank"]).max()), rtol=1e-4)))),
     "q5_fresh_lora": Question(
         {"fresh_max_diff": "fresh_max_diff", "lora_trainable": "lora_trainable", "class": "type(lora_layer).__name__",
-         "lora_B": "lora_layer.lora_B", "base_trainable": "base_layer.weight.requires_grad"},
-        (Test("`fresh_max_diff` is 0.0: a fresh LoRA layer equals its base",
-              lambda s, r: number(s["fresh_max_diff"]) and s["fresh_max_diff"] == 0.0, hidden=False),
+         "lora_B": "lora_layer.lora_B", "base_trainable": "base_layer.weight.requires_grad",
+         "lora_out": "lora_layer(x_lora)", "base_out": "base_layer(x_lora)"},
+        (Test("`fresh_max_diff` is 0.0: `lora_layer(x_lora)` equals `base_layer(x_lora)`",
+              lambda s, r: number(s["fresh_max_diff"]) and s["fresh_max_diff"] == 0.0
+              and tensor(s["lora_out"]).shape == tensor(r["lora_out"]).shape
+              and largest_difference(s["lora_out"], s["base_out"]) == 0.0, hidden=False),
          Test("`lora_trainable` counts the parameters of `lora_layer` that require gradients",
               lambda s, r: number(s["lora_trainable"]) and s["lora_trainable"] == r["lora_trainable"], hidden=False),
          Test("`lora_layer` is your `LoRALinear` with B initialised to zero",
