@@ -229,10 +229,10 @@ class NotebookQuestion(Check):
         return [ProbeCall("notebook.export", {"question": self.question})]
 
     def judge(self, calls: list[ProbeCall], got: list[Outcome], want: list[Outcome]) -> Verdict | None:
-        if not want[0].ok:
-            raise RuntimeError(f"the reference notebook exported nothing for {self.question}: {want[0].missing}")
         if not got[0].ok:
             raise Fail(got[0].missing or "your notebook's values never came back")
+        if not want[0].ok:
+            raise RuntimeError(f"the reference notebook exported nothing for {self.question}: {want[0].missing}")
         student, reference = Values(got[0].value), Values(want[0].value)
         missing, failed = {}, []
         for test in self.tests:

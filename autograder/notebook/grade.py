@@ -128,9 +128,10 @@ def grade_notebook(part: Part, assignment: Assignment, root: Path, hide: list[Pa
         why = (f"your submission has no {part.notebook}, so its questions score zero (the rest is graded "
                f"as usual); put the notebook next to {assignment.package}/ (make_submission.py does)")
         got, notes = {question: Outcome(ok=False, missing=why) for question in exports(part)}, [why]
+        want = got                       # nothing to compare: no need to run the master
     else:
         got, notes = run_notebook(part, notebook, root / assignment.package, assignment.package, hide)
-    want = reference_outcomes(part, assignment, hide)
+        want = reference_outcomes(part, assignment, hide)
     calls = [call for item in planned for call in item.calls]
     return judge_part(planned, [got[call.args["question"]] for call in calls],
                       [want[call.args["question"]] for call in calls]), notes
