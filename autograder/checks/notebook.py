@@ -34,15 +34,22 @@ class Missing(Exception):
     """A value the notebook did not export (the name was undefined, or the expression raised)."""
 
 
+class ReferenceMissing(Exception):
+    """A value the master notebook did not export: a grader bug, which the judge reports as such."""
+
+
 class Values:
     """One side's exported values; ``values["C_python"]`` raises :class:`Missing` for one that failed."""
 
-    def __init__(self, exported: dict) -> None:
+    def __init__(self, exported: dict, reference: bool = False) -> None:
         self.exported = exported
+        self.reference = reference
 
     def __getitem__(self, key: str) -> Any:
         entry = self.exported.get(key)
         if not isinstance(entry, dict) or entry.get("ok") is not True:
+            if self.reference:
+                raise ReferenceMissing(f"the master notebook did not export {key!r} ({self.error(key)})")
             raise Missing(key)
         return entry.get("value")
 
@@ -233,7 +240,7 @@ class NotebookQuestion(Check):
             raise Fail(got[0].missing or "your notebook's values never came back")
         if not want[0].ok:
             raise RuntimeError(f"the reference notebook exported nothing for {self.question}: {want[0].missing}")
-        student, reference = Values(got[0].value), Values(want[0].value)
+        student, reference = Values(got[0].value), Values(want[0].value, reference=True)
         missing, failed = {}, []
         for test in self.tests:
             try:
@@ -241,6 +248,8 @@ class NotebookQuestion(Check):
             except Missing as absent:
                 missing[absent.args[0]] = student.error(absent.args[0])
                 passed = False
+            except ReferenceMissing:
+                raise
             except Exception:  # noqa: BLE001 - a value of the wrong kind fails the test
                 passed = False
             if not passed:
