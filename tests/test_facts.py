@@ -62,10 +62,12 @@ def test_the_seed_is_keyed_with_a_secret_out_of_git_and_out_of_the_release(cours
 
 
 @pytest.mark.skipif(not namespaces_available(), reason="grades in the sandbox")
-def test_replies_replayed_from_earlier_feedback_gain_nothing(course, assignment, tmp_path):
+@pytest.mark.parametrize("rounds", [3, pytest.param(7, marks=pytest.mark.slow)])
+def test_replies_replayed_from_earlier_feedback_gain_nothing(course, assignment, tmp_path, rounds):
     """Plays the replay attack of tests/exploits/service_replay_feedback.py: grade, copy the expected
-    replies the feedback shows into the data file, regrade, up to 7 rounds (6 requests). With a seed
-    that ignores the data file it reaches full marks; with one that covers every file it never does."""
+    replies the feedback shows into the data file, regrade. With a seed that ignored the data file it
+    reached full marks in the 7th round (6 requests); now every round draws new inputs (3 rounds in the
+    default run, 7 with ``slow``)."""
     entry = load_exploit(EXPLOITS / "service_replay_feedback.py", assignment)
     part = next(part for part in assignment.parts if part.id == "service")
     only = dataclasses.replace(part, checks=tuple(spec for spec in part.checks if spec.id == "service/greedy_replies"))
@@ -73,7 +75,7 @@ def test_replies_replayed_from_earlier_feedback_gain_nothing(course, assignment,
     root = tmp_path / "submission"
     _reference_copy(assignment, root, entry)
     data, known, seeds = root / assignment.package / "replies.json", {}, []
-    for _ in range(7):
+    for _ in range(rounds):
         with open_submission(root, assignment.package) as submission:
             report = grade(course, quick, submission, parts=["service"])   # the submission's own seed
         seeds.append(report.seed)
@@ -119,7 +121,7 @@ def test_gpu_train_judges_the_exported_adapter_not_the_reported_losses(tmp_path,
         return {"losses": [3.0 - step / 50 for step in range(50)], "tokens_per_second": 1.0, "device": "cpu",
                 "adapter": adapter_tensors(result.model)}
 
-    reference = Outcome(ok=True, value=trained(20))
+    reference = Outcome(ok=True, value=trained(8))
     untrained = adapter_tensors(get_peft_model(AutoModelForCausalLM.from_pretrained(folder), gpu_config()))
     with pytest.raises(Fail, match="did not learn"):
         check.judge([call], [Outcome(ok=True, value={**reference.value, "adapter": untrained})], [reference])
