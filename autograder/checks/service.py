@@ -153,7 +153,7 @@ class LoadsOnce(Check):
         # peek more. A reload on every request adds at least 5.
         opens, allowed = (got[0].observed or {}).get("opens"), (want[0].observed or {}).get("opens")
         if not allowed:
-            raise RuntimeError("the grader could not count the reference's opens of the adapter files")
+            raise RuntimeError("the grader could not count opens of the adapter files (no inotify on this machine)")
         for number, spec in enumerate(args["characters"]):
             name = f"a{number}/adapter_model.safetensors"
             count = (opens or {}).get(name)

@@ -112,9 +112,16 @@ class WatchedInputs:
                 self.folders[index] = folder
 
     def start(self) -> None:
+        """Count from now on; without inotify nothing is counted and the checks that need it say so."""
         if self.folders:
-            self.counter = OpenCounter()
-            self.counter.watch(self.root)
+            try:
+                self.counter = OpenCounter()
+                self.counter.watch(self.root)
+            except (WatchError, OSError):
+                if self.counter is not None:
+                    self.counter.close()
+                self.counter = None
+                return
             self.counter.start()
 
     def args(self, index: int, args: dict) -> dict:
