@@ -112,14 +112,15 @@ class Concurrency(Check):
 
     def plan(self, rng):
         args = plan_args(rng, count=0)
-        return [ProbeCall("service.concurrent", {**args, "requests": fresh_requests(rng, args["characters"], 24),
-                                                 "threads": 6})]
+        requests = fresh_requests(rng, args["characters"], 30)
+        return [ProbeCall("service.concurrent", {**args, "alone": requests[:6], "requests": requests[6:], "threads": 6})]
 
     def judge(self, calls, got, want):
         args = calls[0].args
         what = f"{args['threads']} threads sending {len(args['requests'])} different requests at once"
-        together = field(result_of(got[0], what), "together", what)
-        expected = reference_value(want[0], what)["together"]
+        value, reference = result_of(got[0], what), reference_value(want[0], what)
+        expect_replies(field(value, "alone", what), reference["alone"], args["alone"], "one request at a time")
+        together, expected = field(value, "together", what), reference["together"]
         if not isinstance(together, list) or len(together) != len(expected):
             raise Fail(f"{what}: expected {len(expected)} replies, got {fmt_value(together)}")
         crossed = [index for index, (mine, theirs) in enumerate(zip(together, expected)) if mine != theirs]

@@ -62,11 +62,12 @@ def replies(module: Any, model_seed: int, characters: list[dict], requests: list
                 "replies": [engine.reply(name, messages, max_new_tokens=max_new_tokens) for name, messages in requests]}
 
 
-def concurrent(module: Any, model_seed: int, characters: list[dict], requests: list[list], max_new_tokens: int,
-               threads: int) -> dict:
-    """Every request once, from ``threads`` threads at once (the first wave released together); the
-    requests are all different, so no reply can be an earlier one repeated."""
+def concurrent(module: Any, model_seed: int, characters: list[dict], alone: list[list], requests: list[list],
+               max_new_tokens: int, threads: int) -> dict:
+    """The ``alone`` requests one at a time, then every one of ``requests`` once, from ``threads`` threads
+    at once (the first wave released together); all are different, so no reply can repeat an earlier one."""
     with _engine(module, model_seed, characters) as engine:
+        serial = [engine.reply(name, messages, max_new_tokens=max_new_tokens) for name, messages in alone]
         start = threading.Barrier(threads)
 
         def ask(index: int) -> str:
@@ -77,7 +78,7 @@ def concurrent(module: Any, model_seed: int, characters: list[dict], requests: l
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
             together = list(pool.map(ask, range(len(requests))))
-    return {"together": together}
+    return {"alone": serial, "together": together}
 
 
 def loads(module: Any, model_seed: int, characters: list[dict], requests: list[list], max_new_tokens: int,
