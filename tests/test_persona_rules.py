@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import load_mutant
+from autograder.audit import load_alternate, load_mutant
 from autograder.checks import CHECKS, passages
 from autograder.checks.base import Outcome
 
@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = range(40)
 EXTRACTION = ("finetune/extract_novel", "finetune/extract_play", "finetune/examples")
 PERSONA_MUTANTS = sorted((ROOT / "tests" / "mutants").glob("persona_*.py"))
+PERSONA_ALTERNATES = sorted((ROOT / "tests" / "alternates").glob("persona_*.py"))
 # An independent reading of one rule, the one the issue found: a quotation continued over two paragraphs
 # joined into one line. It must cost the same share on every seed, and nothing in finetune/examples.
 JOIN_CONTINUED = [("        turns.append((speaker is True, words))\n",
@@ -88,6 +89,14 @@ def test_every_rule_appears_the_same_number_of_times_on_every_seed(maker):
 def test_the_reference_gets_full_marks_on_every_seed(reference):
     for check_id in EXTRACTION:
         assert [fraction(check_id, seed, reference, reference) for seed in SEEDS] == [1.0] * len(SEEDS), check_id
+
+
+@pytest.mark.parametrize("path", PERSONA_ALTERNATES, ids=[path.stem for path in PERSONA_ALTERNATES])
+def test_a_correct_alternate_gets_full_marks_on_every_seed(path, assignment, reference):
+    alternate = load_alternate(path, assignment)
+    student = module_from(alternate.source, alternate.name)
+    for check_id in EXTRACTION:
+        assert {fraction(check_id, seed, student, reference) for seed in SEEDS} == {1.0}, (alternate.name, check_id)
 
 
 @pytest.mark.parametrize("path", PERSONA_MUTANTS, ids=[path.stem for path in PERSONA_MUTANTS])
