@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
 
 from . import passages
 from .base import Check, Fail, ProbeCall, Verdict, register
@@ -128,7 +127,7 @@ def _score_lines(got: list, passage: passages.Passage, what: str) -> tuple[float
         why = f"said by {turn.speaker or 'nobody named'}, {turn.form}" if turn else "not a line of the passage as written"
         notes.append(f"wrongly included ({why}): {wrong[0]!r}")
     if not notes and got != want:
-        notes.append("the right lines, but not in the order of the text")
+        notes.append("the right lines, but repeated or not in the order of the text")
     return precision, recall, right, "; ".join(notes)
 
 
