@@ -202,5 +202,6 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
     }
     if gpu_only:
         provenance["only"] = "gpu"
+    left_out = [f"submission: {problem}" for problem in submission.problems]  # files the grader did not read
     return GradeReport(assignment=assignment, submission=submission.label, seed=seed, parts=reports,
-                       seconds=time.monotonic() - started, provenance=provenance, notes=gpu_hint(reports))
+                       seconds=time.monotonic() - started, provenance=provenance, notes=left_out + gpu_hint(reports))
