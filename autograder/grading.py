@@ -23,7 +23,7 @@ from .checks.base import CHECKS
 from .config import Assignment, Course, Part
 from .judge import CheckResult, PlannedCheck, judge_part, not_run
 from .reference import Reference
-from .sandbox import Limits, run_probes
+from .sandbox import Limits, cgroup, run_probes
 from .submission import Submission
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -199,6 +199,7 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cuda_available": gpu_available,
+        "worker_limits": cgroup.describe_here(),
     }
     if gpu_only:
         provenance["only"] = "gpu"

@@ -57,6 +57,9 @@ def _find_package(root: Path, package: str) -> Path:
                 if seen > SEARCH_ENTRIES:
                     raise SubmissionError(f"the submission holds more than {SEARCH_ENTRIES} names; "
                                           f"submit {package}/ and the notebook only")
+                if name == package and os.path.islink(folder / name):
+                    raise SubmissionError(f"{(folder / name).relative_to(root)} is a symbolic link; "
+                                          f"submit the folder itself")
                 if name in SKIPPED or bad_name(name) or not _is_folder(folder / name):
                     continue
                 if name == package and any(inner.endswith(".py") for inner in _names(folder / name)):

@@ -26,11 +26,12 @@ from pathlib import Path
 from ..checks.base import Outcome, ProbeCall
 from ..cleanup import remove_tree, work_folder
 from ..runtime import transport
+from . import cgroup
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 GRADER_PACKAGE = __name__.split(".")[0]
-SHARED_WRITABLE = (Path("/var/tmp"), Path("/run/lock"))
+SHARED_WRITABLE = (Path("/tmp"), Path("/var/tmp"), Path("/run/lock"))  # /tmp too where the grader uses another
 OUTPUT_KEPT = 16 * 1024
 LAUNCH_REPORT_BYTES = 60 * 1024  # less than a pipe holds: the launcher never blocks writing it
 # As root the worker runs as a uid and gid of its own, far above any account's: the grading process's pid
@@ -202,6 +203,8 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
     # is a file or an argument the worker could read (they name the hidden paths, the repository among them).
     report_read, report_write = os.pipe()
     config["report_fd"] = report_write
+    group = cgroup.create(limits.memory_mb, limits.processes)
+    config["cgroups"] = group.procs if isinstance(group, cgroup.WorkerGroup) else []
     try:
         process = subprocess.Popen([sys.executable, "-I", str(LAUNCHER)], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -209,6 +212,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
     finally:
         os.close(report_write)
     process.launch_report = report_read  # type: ignore[attr-defined]
+    process.cgroup = group  # type: ignore[attr-defined]
     try:
         process.stdin.write(json.dumps(config).encode())
         process.stdin.close()
@@ -228,8 +232,17 @@ def launch_report(process: subprocess.Popen) -> dict:
         report = None
     finally:
         os.close(handle)
-    if not isinstance(report, dict) or not isinstance(report.get("problems", []), list):
-        return {"problems": ["the launcher did not report"]}
+    if not isinstance(report, dict) or not isinstance(report.get("problems"), list):
+        report = {"problems": ["the launcher did not report"]}
+    group = process.cgroup  # type: ignore[attr-defined]
+    if isinstance(group, cgroup.WorkerGroup):
+        report["limits"] = group.describe()
+        if killed := group.oom_kills():
+            report["problems"].append(f"the processes of your code together passed {group.memory_mb} MB, the "
+                                      f"memory limit of the whole worker tree; the kernel stopped {killed}")
+        report["problems"] += group.close()
+    else:
+        report["limits"] = group
     return report
 
 
@@ -365,6 +378,9 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             isolation = launch_report(process)
             if report.launches == 1:
                 report.isolation = isolation
+            else:  # a later launch may hit a limit the first did not
+                report.isolation["problems"] += [problem for problem in isolation["problems"]
+                                                 if problem not in report.isolation["problems"]]
 
             imported = _read_outcome(workdir / "out" / "import", budget)
             if imported is None or not imported.ok:
