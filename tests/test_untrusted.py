@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import time
 import zipfile
 from pathlib import Path
@@ -165,8 +167,24 @@ def test_cleanup_removes_deep_chains_and_unreadable_folders_and_never_raises(tmp
     (top / "locked" / "inner" / "file").write_text("x")
     (top / "locked" / "inner").chmod(0)
     (top / "locked").chmod(0o500)
+    (top / "sealed").write_text("x")
+    if shutil.which("chattr"):  # immutable, where this file system and user allow it
+        subprocess.run(["chattr", "+i", str(top / "sealed")], capture_output=True)
     assert remove_tree(top) == []
     assert not top.exists() and Path("/etc/passwd").exists()
     assert remove_tree(top) == []  # already gone
     (tmp_path / "file").write_text("x")
     assert remove_tree(tmp_path / "file") == [] and not (tmp_path / "file").exists()
+
+
+def test_a_cgroup_bounds_the_worker_tree_where_one_can_be_made():
+    from autograder.sandbox import cgroup
+
+    group = cgroup.create(256, 16)
+    if isinstance(group, str):  # the report says why, in one line
+        assert "per process only" in group and "\n" not in group
+        return
+    assert group.describe().startswith(f"cgroup v{group.version} for the whole worker tree: memory 256 MB, 64 tasks")
+    assert all(Path(procs).is_file() for procs in group.procs)
+    assert group.close() == [] and not any(folder.exists() for folder in group.folders)
+    assert not cgroup.leftover_cgroups()
