@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 from ..checks.base import CHECKS
+from ..cleanup import work_folder
 from ..config import Part
 from ..judge import CheckResult
 from ..runtime import tiny_models
@@ -44,8 +44,7 @@ def grade_notebook(part: Part, root: Path, package: str, hide: list[Path]) -> tu
         why = (f"your submission has no {part.notebook}, so its questions score zero (the rest is graded "
                f"as usual); put the notebook next to {package}/ (make_submission.py does)")
         return [_result(part, spec.id, 0.0, why) for spec in part.checks], [why]
-    with tempfile.TemporaryDirectory(prefix="lora-notebook-") as tmp:
-        workdir = Path(tmp)
+    with work_folder("lora-notebook-") as workdir:  # removed whatever the notebook left in it
         (workdir / "runtime").mkdir()
         _bundle_submission(workdir / "submission.zip", notebook, root / package, package)
         _bundle_autograder(workdir / "autograder.zip")
