@@ -55,6 +55,7 @@ class Limits:
     open_files: int = 256
     disk_mb: int = 512                 # all files in its work folder's out/ and scratch/ together
     disk_files: int = 10_000
+    disk_depth: int = 64               # folders below out/ or scratch/ (deeper ones would hide from the watch)
     read_mb: int = transport.MAX_RESULT_BYTES // 2**20  # all result files of a part together, as the grader reads them
     gpu: bool = False                  # a CUDA build of torch: limit writable memory, not address space
 
@@ -265,20 +266,27 @@ def _read_outcome(stem: Path, budget: transport.Budget | None = None) -> Outcome
 
 
 def _disk_used(workdir: Path, limits: Limits) -> bool:
-    """Whether the worker's writable folders hold more than ``limits`` allow (bytes or files). RLIMIT_FSIZE
-    bounds each file, not how many it writes, so the grader watches the total while the worker runs."""
+    """Whether the worker's writable folders hold more than ``limits`` allow (bytes, files, or folders
+    deeper than ``limits.disk_depth`` or closed to the grader, which would hide what lies below them).
+    RLIMIT_FSIZE bounds each file, not how many it writes, so the grader watches the total while the
+    worker runs."""
     budget, files = limits.disk_mb * 1024 * 1024, 0
-    folders = [workdir / "out", workdir / "scratch"]
+    folders = [(workdir / "out", 0), (workdir / "scratch", 0)]
     while folders:
+        folder, depth = folders.pop()
+        if depth > limits.disk_depth:
+            return True
         try:
-            entries = list(os.scandir(folders.pop()))
-        except OSError:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
             continue
+        except OSError:
+            return depth > 0  # a folder it closed or buried past PATH_MAX
         for entry in entries:
             files += 1
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    folders.append(Path(entry.path))
+                    folders.append((Path(entry.path), depth + 1))
                 else:
                     budget -= entry.stat(follow_symlinks=False).st_blocks * 512
             except OSError:
@@ -329,7 +337,7 @@ def _supervise(process: subprocess.Popen, seconds: float, workdir: Path, limits:
 def _why_it_stopped(returncode: int | None, stopped: str | None, limits: Limits) -> str:
     if stopped == "disk":
         return (f"the process running your code was stopped: it wrote more than {limits.disk_mb} MB "
-                f"or {limits.disk_files} files")
+                f"or {limits.disk_files} files, or folders more than {limits.disk_depth} deep")
     if stopped:
         return f"your code did not finish within this part's time budget of {limits.wall_seconds:g} s (an infinite loop?)"
     signal_number = returncode - 128 if returncode and returncode > 128 else (-returncode if returncode and returncode < 0 else 0)
