@@ -39,9 +39,9 @@ def _unlock(folder_fd: int, name: str | None = None) -> None:
         fd = None
     if fd is not None:
         try:
-            flags = struct.unpack("l", fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("l", 0)))[0]
+            flags = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("i", 0)))[0]
             if flags & LOCKING_FLAGS:
-                fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("l", flags & ~LOCKING_FLAGS))
+                fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags & ~LOCKING_FLAGS))
         except OSError:
             pass
         try:
