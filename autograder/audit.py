@@ -12,14 +12,16 @@ The catalogue lives next to the tests:
     it. ``CAUGHT_BY`` lists the checks its code answers wrongly unless the attack works: the attack must
     gain nothing there. Every other check of the part must pass, except those in ``MAY_FAIL`` (checks
     the attack's own damage may cost, e.g. a time budget it burns); ``REPORTS``, when given, is text the
-    report must show, ``NOT_SHOWN`` text it must not show (a path it tries to learn). ``FILES`` lists
+    report must show, ``MUST_NOT_SHOW`` texts it must never show (a hidden test, a path it tries to
+    learn). A notebook exploit may start from the stub notebook of the release instead of the master
+    (``BASE = "release"``): the stubs plus its attack must score what the stubs score. ``FILES`` lists
     special files the audit makes in the submission folder after the copy (what a zip or a git upload
     could carry), each a tuple: ``("symlink", PATH, TARGET)``, ``("hardlink", PATH, EXISTING)``,
     ``("sparse", PATH, BYTES)``, ``("fifo", PATH)``, ``("socket", PATH)``, ``("file", PATH, TEXT)``; a
     ``PATH`` may hold ``\udcNN`` escapes for bytes that are not UTF-8. An entry with ``FILES`` needs
     no ``PATCH`` or ``APPEND``; one whose submission cannot be graded at all (too large) scores zero on
-    every check with the reason as feedback. ``@NAME@`` tokens in the code and in ``FILES`` are filled
-    in by the caller (the course root, ...).
+    every check with the reason as feedback. ``@NAME@`` tokens in the code, ``FILES`` and
+    ``MUST_NOT_SHOW`` are filled in by the caller (the course root, ...).
 
 A notebook part (``notebook:`` in course.yml) is changed the same way: ``MODULE`` (or ``ALTERNATE_FOR``)
 names the notebook file, e.g. ``MODULE = "lecture.ipynb"``, and the entry's file is named after the part
@@ -83,7 +85,7 @@ class Entry:
     must_not_exist: tuple[str, ...] = ()  # exploits: paths it tries to create, which must not exist after
     with_victim: bool = False      # exploits: graded while another submission is graded beside it
     files: tuple[tuple, ...] = ()  # exploits: special files made in the submission folder (see above)
-    not_shown: str = ""            # exploits: text the grade report must not show
+    must_not_show: tuple[str, ...] = ()  # exploits: text (a hidden test's, a path) the report must never show
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,17 @@ class AuditRow:
     @property
     def reported(self) -> bool:
         """Exploits: whether the report shows ``REPORTS`` (in a note or a check's feedback)."""
-        text = "\n".join([*self.notes, *(check.feedback for check in self.checks)])
-        return self.entry.reports in text
+        return self.entry.reports in self.text
+
+    @property
+    def text(self) -> str:
+        """Everything the report shows a student about the entry's part: notes and feedback."""
+        return "\n".join([*self.notes, *(check.feedback for check in self.checks)])
+
+    @property
+    def leaked(self) -> list[str]:
+        """Exploits: the texts of ``MUST_NOT_SHOW`` that the report shows."""
+        return [text for text in self.entry.must_not_show if text in self.text]
 
     @property
     def points_lost(self) -> float:
@@ -123,7 +134,8 @@ class AuditRow:
         """Mutants must lose points on every check in CAUGHT_BY; alternates and the reference none;
         exploits must gain nothing, cost no other check, and be reported where the grader knows."""
         if self.entry.kind == "exploit":
-            return self.gained == 0 and not self.collateral and self.reported and not self.problems
+            return (self.gained == 0 and not self.collateral and self.reported and not self.problems
+                    and not self.leaked)
         if self.entry.kind != "mutant":
             return self.points_lost == 0
         failed = {check.spec.id for check in self.failed}
@@ -132,8 +144,8 @@ class AuditRow:
     @property
     def outcome(self) -> str:
         if self.entry.kind == "exploit":
-            return ("blocked" if self.ok else "GAINED" if self.gained else "COLLATERAL" if self.collateral
-                    else "HARMFUL" if self.problems else "NOT REPORTED")
+            return ("blocked" if self.ok else "GAINED" if self.gained else "LEAKED" if self.leaked
+                    else "COLLATERAL" if self.collateral else "HARMFUL" if self.problems else "NOT REPORTED")
         if self.entry.kind == "mutant":
             return "killed" if self.ok else ("survived" if self.points_lost == 0 else "missed a check")
         return "accepted" if self.ok else "REJECTED"
@@ -240,7 +252,11 @@ def _patched_module(values: dict, assignment: Assignment, name: str, append: str
             and pair[0] != pair[1] for pair in patch):
         raise AuditError(f"{name}: PATCH must be a non-empty list of (old, new) string pairs that change something")
     module = values[key]
-    reference = _reference_path(assignment, module).read_text(encoding="utf-8")
+    base = values.get("BASE", "reference")
+    if base not in ("reference", "release") or (base == "release" and not is_notebook(module)):
+        raise AuditError(f"{name}: BASE must be \"reference\" or, for a notebook, \"release\" (the stubs)")
+    folder = assignment.release if base == "release" else assignment.solution
+    reference = (folder / module if is_notebook(module) else _reference_path(assignment, module)).read_text(encoding="utf-8")
     if is_notebook(module):
         if append:
             raise AuditError(f"{name}: APPEND does not apply to a notebook; use PATCH")
@@ -287,7 +303,7 @@ def load_exploit(path: Path, assignment: Assignment, fill: dict[str, str] | None
                  with_victim=bool(values.get("WITH_VICTIM", False)),
                  files=tuple(tuple(_fill(item, fill) if isinstance(item, str) else item for item in entry)
                              for entry in files),
-                 not_shown=_fill(str(values.get("NOT_SHOWN", "")), fill))
+                 must_not_show=tuple(_fill(str(text), fill) for text in values.get("MUST_NOT_SHOW", [])))
 
 
 def _sparse(path: Path, size: int) -> None:
@@ -456,8 +472,6 @@ def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int 
         left = sorted(path.name for path in scratch.iterdir())
         problems += [f"the grade left {', '.join(left[:5])} in the temporary folder"] if left else []
         problems += [f"the grade left the cgroups {', '.join(groups)}" for groups in [leftover_cgroups()] if groups]
-        if entry.not_shown and entry.not_shown in "\n".join([*row.notes, *(check.feedback for check in row.checks)]):
-            problems.append(f"the report shows {entry.not_shown}")
     return dataclasses.replace(row, problems=tuple(problems))
 
 
