@@ -27,6 +27,7 @@ from ..checks.base import Outcome, ProbeCall
 from ..cleanup import remove_tree, work_folder
 from ..runtime import transport
 from . import cgroup
+from .watch import WatchedInputs
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
@@ -370,14 +371,18 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
     cleanup: list[str] = []
     with work_folder("lora-grade-", cleanup) as workdir:
         _prepare(workdir, submission, package, worker)
+        inputs = WatchedInputs(calls, workdir / "inputs")  # written by the grader, read-only to the worker
+        if inputs.folders:
+            _hand_over(workdir, worker, ("inputs",))
+        inputs.start()
+        probes = [{"probe": c.probe, "args": inputs.args(i, c.args), "module": c.module or module}
+                  for i, c in enumerate(calls)]
         while start < len(calls):
             remaining = limits.wall_seconds - (time.monotonic() - started)
             if remaining <= 0.5:
                 break
             cleanup += _writable(workdir, worker, fresh=True)  # whatever an earlier launch left there goes
-            transport.write(workdir / "job", {"package": package, "module": single, "start": start,
-                                              "probes": [{"probe": c.probe, "args": c.args, "module": c.module or module}
-                                                         for c in calls]})
+            transport.write(workdir / "job", {"package": package, "module": single, "start": start, "probes": probes})
             process = _launch(workdir, limits, remaining, hide, worker)
             report.launches += 1
             drain, stopped = _supervise(process, remaining, workdir, limits)
@@ -408,6 +413,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                     break
             else:
                 start = len(calls)
+        inputs.observe(outcomes)  # what the kernel saw the worker open, whatever its code reports
     if cleanup:
         report.isolation.setdefault("problems", []).extend(cleanup)
     report.seconds = time.monotonic() - started
