@@ -20,8 +20,7 @@ from pathlib import Path
 from ..checks.base import CHECKS
 from ..config import Part
 from ..judge import CheckResult
-from ..runtime import tiny_models
-from ..sandbox import Limits
+from ..sandbox import Limits, policy
 from ..sandbox.command import run_command
 from . import MATERIAL, TINY_MODEL_ENV, runner
 
@@ -102,7 +101,8 @@ def _bundle_autograder(target: Path) -> None:
             relative = path.relative_to(MATERIAL).as_posix()
             if relative == "otter_config.json" or re.fullmatch(r"tests/\w+\.py", relative):
                 bundle.write(path, relative)
-        bundle.write(tiny_models.__file__, "files/tiny_models.py")
+        for name, path in policy.SUPPORT_FILES.items():
+            bundle.write(path, f"files/{name}")
 
 
 def _read_results(path: Path) -> tuple[dict[str, tuple[float, str]], str]:
