@@ -13,6 +13,7 @@ SmolLM2-135M where the course caches it, ``~/.cache/lora-course/models/``.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -86,3 +87,45 @@ def test_gpu_check_rehearsal_on_the_real_model(course, assignment, monkeypatch, 
     result, worker = rehearse(course, assignment, check_id, folder, steps=10, lr=None, monkeypatch=monkeypatch)
     assert all(outcome.ok for outcome in worker.outcomes), (worker.outcomes, worker.output[-2000:])
     assert result.status == "passed", result.feedback
+
+
+READER = '''
+import json, os
+
+def relu(matrix):
+    seen = {}
+    for path in PATHS:
+        try:
+            seen[path] = sorted(os.listdir(path)) if os.path.isdir(path) else open(path).read(100)
+        except OSError as error:
+            seen[path] = type(error).__name__
+    try:
+        open(os.path.join(PATHS[0], "config.json"), "a").write("tampered")
+        seen["write"] = "written"
+    except OSError as error:
+        seen["write"] = type(error).__name__
+    return [[json.dumps(seen)]]
+'''
+
+
+def test_the_worker_sees_the_model_folder_a_call_names_read_only_and_nothing_beside_it(course, assignment,
+                                                                                      tiny_model, tmp_path):
+    """The policy: what a call ``reads`` is handed read-only; its neighbours in the cache stay hidden."""
+    neighbour = tiny_model.parent / "another-model"
+    neighbour.mkdir()
+    (neighbour / "secret.txt").write_text("not for the worker")
+    paths = [str(tiny_model), str(tiny_model / "config.json"), str(neighbour / "secret.txt"), str(tmp_path)]
+    package = tmp_path / "submission" / "lora_lab"
+    package.mkdir(parents=True)
+    (package / "matmul.py").write_text(READER.replace("PATHS", repr(paths)))
+    call = ProbeCall("call", {"function": "relu", "args": [[[1.0]]]}, reads=(str(tiny_model),))
+    report = run_probes(tmp_path / "submission", "lora_lab", "matmul", [call], Limits(wall_seconds=20, memory_mb=2048),
+                        hide=hidden_paths(course, assignment))
+    assert report.outcomes[0].ok, (report.outcomes[0], report.output)
+    seen = json.loads(report.outcomes[0].value["result"][0][0])
+    assert "config.json" in seen[paths[0]] and "model.safetensors" in seen[paths[0]]
+    assert seen[paths[1]].startswith("{")
+    # the cache's other folders are hidden, and of the test's folder only the way to the model shows
+    assert seen[paths[2]] == "FileNotFoundError" and seen[paths[3]] == ["cache"]
+    assert seen["write"] in ("PermissionError", "OSError"), seen["write"]
+    assert "tampered" not in (tiny_model / "config.json").read_text()

@@ -198,3 +198,19 @@ def test_a_cancelled_task_is_a_row_with_the_reason_and_ctrl_c_cancels_the_arrays
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "graded 1 submissions" in finished.stdout and "kept 2" in finished.stdout
     assert rows(out)["hal"]["error"] == "" and rows(out)["hal"]["total"] == "0"
+
+
+def test_misused_slurm_options_get_a_one_line_error(tmp_path):
+    make_submission(REFERENCE, tmp_path / "class" / "ada")
+    out = str(tmp_path / "gradebook.csv")
+    cases = [(("--partition", "cpu"), "--partition is an option of --backend slurm"),
+             (("--backend", "slurm", "--time", "soon"), "--time must be a Slurm time limit"),
+             (("--backend", "slurm", "--cpus-per-task", "0"), "--cpus-per-task must be a whole number")]
+    for options, message in cases:
+        result = course_cli("grade-all", str(tmp_path / "class"), "--out", out, *options)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    bare = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(tmp_path / "class"), "--out", out,
+                           "--backend", "slurm"], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PATH": str(tmp_path / "no-slurm-here")})
+    assert bare.returncode == 2 and "sbatch not found" in bare.stderr and "Traceback" not in bare.stderr, bare.stderr
+    assert not (tmp_path / "gradebook.csv").exists()
