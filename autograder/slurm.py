@@ -67,7 +67,6 @@ class Watch:
 
     tasks: dict[tuple[str, int], Task]
     states: dict[tuple[str, int], str] = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
 
 
 def settings(course: Course, **given: str | int | None) -> ClusterSettings:
@@ -227,40 +226,48 @@ def grade_all_slurm(course: Course, assignment: Assignment, submissions: Path, g
     for name in (*tiers, "logs", "exit"):
         (work / name).mkdir(parents=True, exist_ok=True)
     watch = Watch(tasks={})
-    for tier in tiers:
-        wanted = [entry for entry in todo if force or not _tier_done(tier, read_results(work / tier / f"{entry.name}.json"), parts)]
-        if not wanted:
-            continue
-        for stale in [*(work / tier / f"{entry.name}.json" for entry in wanted), *(work / "exit").glob(f"{tier}-*")]:
-            stale.unlink(missing_ok=True)
-        commands = [grade_command(course, assignment, entry, work / tier / f"{entry.name}.json", parts,
-                                  hide=(work, folder.resolve()), only_gpu=tier == "gpu") for entry in wanted]
-        script = work / f"{tier}.sh"
-        write_script(script, commands, work / "exit", tier)
-        job = submit(script, len(wanted), tier, options, work / "logs", grade_timeout(assignment))
-        log(f"submitted the {tier} tier of {len(wanted)} submissions as Slurm job array {job}")
-        for index, entry in enumerate(wanted):
-            watch.tasks[(tier, index)] = Task(tier, index, entry, job)
-    names = sorted({task.entry.name for task in watch.tasks.values()})
-    bar = progress_bar(len(names))
+    bar = progress_bar(len(todo))
     try:
-        _watch(watch, work, folder, assignment, entries, gradebook, parts, tiers, summary, names, bar, poll_seconds, log)
+        for tier in tiers:
+            wanted = [entry for entry in todo
+                      if force or not _tier_done(tier, read_results(work / tier / f"{entry.name}.json"), parts)]
+            if wanted:
+                job = _submit_tier(course, assignment, tier, wanted, work, folder, parts, options)
+                log(f"submitted the {tier} tier of {len(wanted)} submissions as Slurm job array {job}")
+                watch.tasks.update({(tier, index): Task(tier, index, entry, job) for index, entry in enumerate(wanted)})
+        out = {task.entry.name for task in watch.tasks.values()}
+        for entry in todo:   # both tiers done before, only the merged results missing
+            if entry.name not in out:
+                _finish(entry, work, folder, tiers, summary, len(todo), bar, log)
+        _watch(watch, work, folder, assignment, entries, gradebook, tiers, summary, len(todo), bar, poll_seconds, log)
     except KeyboardInterrupt:
         jobs = sorted({task.job for task in watch.tasks.values()})
         cancel(jobs)
-        log(f"cancelled Slurm job arrays {', '.join(jobs)}; the finished results are kept")
+        log(f"cancelled Slurm job arrays {', '.join(jobs) or '(none yet)'}; the finished results are kept")
         raise
     finally:
         if bar is not None:
             bar.close()
+        write_gradebook(assignment, gradebook_rows(assignment, entries, folder), gradebook)
     return summary
 
 
+def _submit_tier(course: Course, assignment: Assignment, tier: str, wanted: list[Entry], work: Path, folder: Path,
+                 parts: list[str], options: ClusterSettings) -> str:
+    """Write the array script of ``tier`` for ``wanted`` (task i grades wanted[i]) and submit it."""
+    for stale in [*(work / tier / f"{entry.name}.json" for entry in wanted), *(work / "exit").glob(f"{tier}-*")]:
+        stale.unlink(missing_ok=True)
+    commands = [grade_command(course, assignment, entry, work / tier / f"{entry.name}.json", parts,
+                              hide=(work, folder.resolve()), only_gpu=tier == "gpu") for entry in wanted]
+    script = work / f"{tier}.sh"
+    write_script(script, commands, work / "exit", tier)
+    return submit(script, len(wanted), tier, options, work / "logs", grade_timeout(assignment))
+
+
 def _watch(watch: Watch, work: Path, folder: Path, assignment: Assignment, entries: list[Entry], gradebook: Path,
-           parts: list[str], tiers: tuple[str, ...], summary: Summary, names: list[str], bar, poll_seconds: float,
+           tiers: tuple[str, ...], summary: Summary, total: int, bar, poll_seconds: float,
            log: Callable[[str], None]) -> None:
     """Poll the queue until every task has ended, recording each tier and each submission as it ends."""
-    finished_tiers: dict[str, set[str]] = {}
     while watch.tasks:
         states = queued(sorted({task.job for task in watch.tasks.values()}))
         for key, task in list(watch.tasks.items()):
@@ -274,10 +281,8 @@ def _watch(watch: Watch, work: Path, folder: Path, assignment: Assignment, entri
             if not _record_task(task, work):
                 continue   # its exit code is not written yet: look again at the next poll
             del watch.tasks[key]
-            finished_tiers.setdefault(task.entry.name, set()).add(task.tier)
-            pending = [other for other in watch.tasks.values() if other.entry.name == task.entry.name]
-            if not pending:
-                _finish(task.entry, work, folder, tiers, summary, names, bar, log)
+            if not any(other.entry.name == task.entry.name for other in watch.tasks.values()):
+                _finish(task.entry, work, folder, tiers, summary, total, bar, log)
                 write_gradebook(assignment, gradebook_rows(assignment, entries, folder), gradebook)
         if bar is not None:
             counts = {}
@@ -309,7 +314,7 @@ def _record_task(task: Task, work: Path) -> bool:
     return True
 
 
-def _finish(entry: Entry, work: Path, folder: Path, tiers: tuple[str, ...], summary: Summary, names: list[str],
+def _finish(entry: Entry, work: Path, folder: Path, tiers: tuple[str, ...], summary: Summary, total: int,
             bar, log: Callable[[str], None]) -> None:
     """Both tiers of ``entry`` are done: write its results as the local backend would, and say so."""
     cpu = read_results(work / "cpu" / f"{entry.name}.json")
@@ -325,7 +330,7 @@ def _finish(entry: Entry, work: Path, folder: Path, tiers: tuple[str, ...], summ
     summary.seconds[entry.name] = float(data.get("execution_time", 0.0))
     if error:
         summary.errors[entry.name] = error
-    line = finished_line(len(summary.graded), len(names), entry.name, error, data, summary.seconds[entry.name])
+    line = finished_line(len(summary.graded), total, entry.name, error, data, summary.seconds[entry.name])
     if extra.get("gpu_tier"):
         line += f"; GPU checks not run: {extra['gpu_tier']['error']}"
     if bar is None:

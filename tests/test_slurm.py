@@ -214,3 +214,21 @@ def test_misused_slurm_options_get_a_one_line_error(tmp_path):
                           env={**os.environ, "PATH": str(tmp_path / "no-slurm-here")})
     assert bare.returncode == 2 and "sbatch not found" in bare.stderr and "Traceback" not in bare.stderr, bare.stderr
     assert not (tmp_path / "gradebook.csv").exists()
+
+
+@pytest.mark.slow   # Slurm's shortest time limit is a minute
+def test_a_task_past_its_time_limit_is_a_row_with_the_reason(slurm, tmp_path):
+    def long_budget(data: dict) -> None:   # matmul's budget beyond the task's one minute
+        lora = data["assignments"]["lora"]
+        lora["parts"] = lora["parts"][:1]
+        lora["parts"][0]["time_budget"] = 300
+
+    course = write_course(tmp_path / "course", long_budget)
+    make_submission(REFERENCE, tmp_path / "class" / "hal", {"matmul.py": "while True:\n    pass\n"})
+    out = tmp_path / "book" / "gradebook.csv"
+    result = course_cli("--course", str(course), "grade-all", str(tmp_path / "class"), "--out", str(out),
+                        "--backend", "slurm", "--time", "1", "--cpus-per-task", "1", timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ran past its time limit" in rows(out)["hal"]["error"], rows(out)["hal"]
+    data = json.loads((tmp_path / "book" / "gradebook-results" / "hal.json").read_text())
+    assert data["extra_data"]["error_kind"] == "grader"   # a rerun grades it again
