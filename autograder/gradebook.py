@@ -5,7 +5,8 @@ one grade is, so a submission that crashes, hangs or floods its output (which th
 contains) or a grader failure on one submission changes nothing for the others. Its Gradescope
 results are written atomically to ``<gradebook stem>-results/<name>.json`` as soon as it finishes;
 the CSV is rebuilt from those files after every submission. A rerun after a crash or ``kill -9``
-grades only the submissions without results (``force`` regrades them all).
+grades only the submissions without results (``force`` regrades them all). The Slurm backend
+(:mod:`autograder.slurm`) runs the same unit, one ``course grade`` per submission, as tasks of a job array.
 """
 
 from __future__ import annotations
