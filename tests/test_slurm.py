@@ -7,7 +7,8 @@ they must say the GPU checks were not run. Accounting is off, as in many test cl
 learns how tasks ended from their exit files, `squeue` and `scontrol`. Without the packages (or root)
 the tests skip, except in CI, where they fail.
 
-Every grade is real and restricted to parts matmul and linear, so that each submission takes seconds.
+Every grade is real and restricted to parts matmul and linear, so that each submission takes seconds;
+the class runs take minutes and are `slow` (CI runs them with `make test-slow`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def timed(*args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess
     return result, time.monotonic() - started
 
 
+@pytest.mark.slow   # six submissions graded twice (about 2 minutes on 2 cores): CI runs it with `make test-slow`
 def test_a_class_graded_through_slurm_gets_the_local_gradebook(slurm, a_class, tmp_path):
     local, local_seconds = timed("grade-all", str(a_class), "--out", str(tmp_path / "local" / "gradebook.csv"),
                                  "--jobs", "2", *PARTS)
@@ -165,6 +167,7 @@ def queue() -> list[str]:
     return subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True).stdout.split()
 
 
+@pytest.mark.slow   # three runs of a small class (about a minute)
 def test_a_cancelled_task_is_a_row_with_the_reason_and_ctrl_c_cancels_the_arrays(slurm, tmp_path):
     folder = tmp_path / "class"
     make_submission(REFERENCE, folder / "ada")
