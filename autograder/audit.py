@@ -12,7 +12,10 @@ The catalogue lives next to the tests:
     it. ``CAUGHT_BY`` lists the checks its code answers wrongly unless the attack works: the attack must
     gain nothing there. Every other check of the part must pass, except those in ``MAY_FAIL`` (checks
     the attack's own damage may cost, e.g. a time budget it burns); ``REPORTS``, when given, is text the
-    report must show. ``@NAME@`` tokens in the code are filled in by the caller (the course root, ...).
+    report must show, ``MUST_NOT_SHOW`` text it must never show. A notebook exploit may start from the
+    stub notebook of the release instead of the master (``BASE = "release"``): the stubs plus its attack
+    must score what the stubs score. ``@NAME@`` tokens in the code are filled in by the caller (the
+    course root, ...).
 
 A notebook part (``notebook:`` in course.yml) is changed the same way: ``MODULE`` (or ``ALTERNATE_FOR``)
 names the notebook file, e.g. ``MODULE = "lecture.ipynb"``, and the entry's file is named after the part
@@ -72,6 +75,7 @@ class Entry:
     reports: str = ""              # exploits: text the grade report must show
     must_not_exist: tuple[str, ...] = ()  # exploits: paths it tries to create, which must not exist after
     with_victim: bool = False      # exploits: graded while another submission is graded beside it
+    must_not_show: tuple[str, ...] = ()  # exploits: text (a hidden test's) the report must never show
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,17 @@ class AuditRow:
     @property
     def reported(self) -> bool:
         """Exploits: whether the report shows ``REPORTS`` (in a note or a check's feedback)."""
-        text = "\n".join([*self.notes, *(check.feedback for check in self.checks)])
-        return self.entry.reports in text
+        return self.entry.reports in self.text
+
+    @property
+    def text(self) -> str:
+        """Everything the report shows a student about the entry's part: notes and feedback."""
+        return "\n".join([*self.notes, *(check.feedback for check in self.checks)])
+
+    @property
+    def leaked(self) -> list[str]:
+        """Exploits: the texts of ``MUST_NOT_SHOW`` that the report shows."""
+        return [text for text in self.entry.must_not_show if text in self.text]
 
     @property
     def points_lost(self) -> float:
@@ -111,7 +124,8 @@ class AuditRow:
         """Mutants must lose points on every check in CAUGHT_BY; alternates and the reference none;
         exploits must gain nothing, cost no other check, and be reported where the grader knows."""
         if self.entry.kind == "exploit":
-            return self.gained == 0 and not self.collateral and self.reported and not self.problems
+            return (self.gained == 0 and not self.collateral and self.reported and not self.problems
+                    and not self.leaked)
         if self.entry.kind != "mutant":
             return self.points_lost == 0
         failed = {check.spec.id for check in self.failed}
@@ -120,8 +134,8 @@ class AuditRow:
     @property
     def outcome(self) -> str:
         if self.entry.kind == "exploit":
-            return ("blocked" if self.ok else "GAINED" if self.gained else "COLLATERAL" if self.collateral
-                    else "HARMFUL" if self.problems else "NOT REPORTED")
+            return ("blocked" if self.ok else "GAINED" if self.gained else "LEAKED" if self.leaked
+                    else "COLLATERAL" if self.collateral else "HARMFUL" if self.problems else "NOT REPORTED")
         if self.entry.kind == "mutant":
             return "killed" if self.ok else ("survived" if self.points_lost == 0 else "missed a check")
         return "accepted" if self.ok else "REJECTED"
@@ -228,7 +242,11 @@ def _patched_module(values: dict, assignment: Assignment, name: str, append: str
             and pair[0] != pair[1] for pair in patch):
         raise AuditError(f"{name}: PATCH must be a non-empty list of (old, new) string pairs that change something")
     module = values[key]
-    reference = _reference_path(assignment, module).read_text(encoding="utf-8")
+    base = values.get("BASE", "reference")
+    if base not in ("reference", "release") or (base == "release" and not is_notebook(module)):
+        raise AuditError(f"{name}: BASE must be \"reference\" or, for a notebook, \"release\" (the stubs)")
+    folder = assignment.release if base == "release" else assignment.solution
+    reference = (folder / module if is_notebook(module) else _reference_path(assignment, module)).read_text(encoding="utf-8")
     if is_notebook(module):
         if append:
             raise AuditError(f"{name}: APPEND does not apply to a notebook; use PATCH")
@@ -268,7 +286,8 @@ def load_exploit(path: Path, assignment: Assignment, fill: dict[str, str] | None
                  may_fail=_check_list(values, "MAY_FAIL", part, path.name, empty=True),
                  attack=values["ATTACK"], blocked_by=values["BLOCKED_BY"], reports=str(values.get("REPORTS", "")),
                  must_not_exist=tuple(_fill(path, fill) for path in values.get("MUST_NOT_EXIST", [])),
-                 with_victim=bool(values.get("WITH_VICTIM", False)))
+                 with_victim=bool(values.get("WITH_VICTIM", False)),
+                 must_not_show=tuple(str(text) for text in values.get("MUST_NOT_SHOW", [])))
 
 
 def _fill(text: str, fill: dict[str, str] | None) -> str:

@@ -192,7 +192,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     assignment = course.assignment(args.assignment)
     try:
         files = build_release(assignment)
-        material = build_material(assignment)   # the notebook's hidden tests, never in the release
+        material = build_material(assignment)   # the notebook's question list, for the grader
     except ReleaseError as error:
         raise UsageError(str(error)) from None
     target = assignment.release
@@ -210,7 +210,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     print(f"wrote {len(files)} files to {shown}")
     if material:
         write_release(material, MATERIAL)
-        print(f"wrote {len(material)} files of notebook tests to {MATERIAL}")
+        print(f"wrote {len(material)} file of notebook questions to {MATERIAL}")
     return 0
 
 

@@ -73,12 +73,16 @@ def submission_seed(course: Course, assignment: Assignment, submission: Submissi
 
 
 def checks_digest(course: Course) -> str:
-    """Hash of everything that decides a grade: course.yml, the hidden checks (the notebook's tests
-    included), the probe runtime and the notebook grader."""
+    """Hash of everything that decides a grade: course.yml, the hidden checks (the notebook's tests and
+    exports included, ``checks/notebook.py``), the notebook's question list, the probe runtime, the
+    notebook runner and grader, and the master notebooks whose values the questions expect."""
     digest = hashlib.sha256(course.path.read_bytes())
     for path in (sorted((PACKAGE_DIR / "checks").glob("*.py")) + sorted((PACKAGE_DIR / "checks" / "lecture").rglob("*.*"))
                  + sorted((PACKAGE_DIR / "runtime").rglob("*.py")) + sorted((PACKAGE_DIR / "notebook").glob("*.py"))):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    for assignment in course.assignments.values():   # a master notebook's run gives the values its questions expect
+        for master in (assignment.solution / part.notebook for part in assignment.parts if part.notebook):
+            digest.update(master.name.encode() + b"\0" + master.read_bytes())
     return digest.hexdigest()
 
 
@@ -87,12 +91,14 @@ def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
     return policy.course_hidden(course.root, assignment.solution)
 
 
-def grade_notebook_part(part: Part, submission: Submission, assignment: Assignment, hide: list[Path]) -> PartReport:
-    """A notebook part: otter runs the submitted notebook in the sandbox and scores its questions."""
+def grade_notebook_part(part: Part, submission: Submission, assignment: Assignment, seed: int,
+                        hide: list[Path]) -> PartReport:
+    """A notebook part: the notebook runs in the sandbox and exports its values; its questions are
+    judged here, against the master notebook's values, like every other check."""
     from .notebook.grade import grade_notebook
 
     started = time.monotonic()
-    checks, notes = grade_notebook(part, submission.root, assignment.package, hide)
+    checks, notes = grade_notebook(part, assignment, submission.root, hide, seed)
     return PartReport(part=part, checks=checks, seconds=time.monotonic() - started, notes=notes)
 
 
@@ -100,7 +106,7 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
                hide: list[Path], gpu_available: bool, gpu_only: bool = False) -> PartReport:
     """Grade one part; with ``gpu_only`` its GPU checks alone (the others are left out of the report)."""
     if part.notebook:
-        return grade_notebook_part(part, submission, assignment, hide)
+        return grade_notebook_part(part, submission, assignment, seed, hide)
     started = time.monotonic()
     planned, skipped = [], {}
     specs = [spec for spec in part.checks if spec.gpu or not gpu_only]

@@ -6,8 +6,9 @@ comment right above the block (kept in the stub). A block at module level (the r
 constants) is removed whole: students write whatever helpers they like. The student README is rendered from its template with
 the points from ``course.yml`` (``{{ points_table }}``, ``{{ total_points }}``, ``{{ points:<part> }}``).
 A master notebook (``*.ipynb``, otter's assign format) goes through ``otter assign``: the student
-notebook, solutions stripped, joins the release, and its tests, hidden ones included, are the notebook
-material of the hidden checks (:func:`build_material`). Everything else in the solution folder is copied
+notebook, solutions stripped, joins the release with its public tests, and the list of its autograded
+questions goes to the grader (:func:`build_material`; the hidden tests are the grader's own, in
+``autograder/checks/notebook.py``). Everything else in the solution folder is copied
 as is; hidden checks live in ``autograder/`` and can never reach the release.
 """
 
@@ -120,8 +121,8 @@ def build_release(assignment: Assignment) -> dict[str, bytes]:
 
 
 def build_material(assignment: Assignment) -> dict[str, bytes]:
-    """The otter material (tests, hidden ones included) of the assignment's master notebook, by path
-    relative to :data:`~autograder.notebook.MATERIAL`; empty when the solutions hold no notebook."""
+    """The grader's material of the assignment's master notebook (its autograded questions and their
+    titles), by path relative to :data:`~autograder.notebook.MATERIAL`; empty without a notebook."""
     masters = sorted(path for path in _release_files(assignment.solution) if path.suffix == ".ipynb")
     if len(masters) > 1:
         raise ReleaseError(f"{assignment.solution}: one master notebook at most, found {len(masters)}")

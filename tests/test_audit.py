@@ -95,3 +95,21 @@ def test_a_notebook_entry_patches_one_code_cell_of_the_master_notebook(tmp_path,
                     'PATCH = [("rank8_params = 8 * (d + k)", "rank8_params = 8 * d + 8 * k")]\n')
     alternate = load_alternate(path, assignment)
     assert alternate.part.id == "notebook" and "rank8_params = 8 * d + 8 * k" in alternate.source
+
+
+def test_a_notebook_exploit_may_start_from_the_stub_notebook_and_name_text_never_to_show(tmp_path, assignment):
+    from autograder.audit import AuditRow, load_exploit
+    from autograder.judge import CheckResult
+
+    path = tmp_path / "notebook_thing.py"
+    body = ('ATTACK = "a"\nBLOCKED_BY = "b"\nMODULE = "lecture.ipynb"\nBASE = "release"\nMUST_NOT_SHOW = ["SECRET"]\n'
+            'PATCH = [(\'grader = otter.Notebook("lecture.ipynb")\', \'grader = otter.Notebook("lecture.ipynb")\\nx = 1\')]\n')
+    path.write_text(body)
+    entry = load_exploit(path, assignment)
+    assert "x = 1" in entry.source and "matrix_multiply(A, B)" not in entry.source   # the stubs, not the master
+    spec = assignment.part("notebook").checks[0]
+    shown = AuditRow(entry, [CheckResult(spec, "t", 0.0, "failed", "it said SECRET")])
+    assert shown.leaked == ["SECRET"] and not shown.ok and shown.outcome == "LEAKED"
+    path.write_text(body.replace('"lecture.ipynb"\nBASE', '"matmul"\nBASE').replace("PATCH", "APPEND = 'x = 1'\nOLD"))
+    with pytest.raises(AuditError, match="BASE must be"):
+        load_exploit(path, assignment)

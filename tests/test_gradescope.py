@@ -45,7 +45,7 @@ def test_the_zip_holds_the_scripts_the_grader_and_the_solutions_and_nothing_else
     assert {"setup.sh", "run_autograder", "course.yml", "pyproject.toml", "autograder/cli.py",
             "autograder/checks/lora.py", "autograder/sandbox/launcher.py", "autograder/runtime/worker.py",
             "solutions/lora/lora_lab/lora.py", "solutions/lora/lora_lab/chat.html", "solutions/lora/lecture.ipynb",
-            "autograder/checks/lecture/questions.json", "autograder/checks/lecture/tests/q1_matmul.py"} <= names
+            "autograder/checks/lecture/questions.json", "autograder/checks/notebook.py"} <= names
     assert not any(name.startswith(("tests/", "assignments/", "benchmarks/")) or "__pycache__" in name
                    for name in names)
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR

@@ -3,14 +3,15 @@
 The solution (master) notebook runs with the tiny model (``LORA_COURSE_TINY_MODEL=1``) and must not raise
 anywhere, including its test cells, which run there as plain asserts. The student notebook, before any
 work is done, must run to the end with every ``grader.check`` cell reporting failed tests rather than
-crashing. Grading runs the notebook under ``otter run`` in the sandbox: the reference gets full marks
+crashing. Grading runs the notebook in the sandbox and judges the values it exports with the tests of
+``autograder/checks/notebook.py``, in the grading process: the reference gets full marks
 (``test_grading.py`` checks the whole grade, and the release zero), a submission without the notebook
-scores zero for its questions only.
+scores zero for its questions only, every name a test reads is stated in its question, and no hidden
+test can be found anywhere the sandboxed notebook can read.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -24,6 +25,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from autograder.checks.base import Outcome
+from autograder.checks.notebook import QUESTIONS, NotebookQuestion, free_names
 from autograder.notebook import MATERIAL, TINY_MODEL_ENV
 from autograder.notebook.assign import _assign, assign_notebook, normalise_notebook
 from autograder.release import build_material, build_release, drifted_files
@@ -57,6 +60,9 @@ def test_the_solution_notebook_runs_end_to_end_with_the_tiny_model(assignment, m
     notebook, seconds = execute(folder, allow_errors=False, monkeypatch=monkeypatch)  # raises on any error
     shown = figures(notebook)
     assert len(shown) == 3, shown          # spectrum + rank-r error, trainable parameters, loss curve
+    warned = [output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+              for output in cell.get("outputs", []) if output.get("name") == "stderr"]
+    assert not warned, f"the notebook shows library warnings or errors to the student: {warned}"
     TIMINGS.parent.mkdir(parents=True, exist_ok=True)
     TIMINGS.write_text(json.dumps({"solution_notebook_seconds": round(seconds, 1), "figures": shown}, indent=2) + "\n")
     print(f"solution notebook executed in {seconds:.1f} s; figures: {shown}")
@@ -77,7 +83,8 @@ def test_the_student_notebook_check_cells_fail_cleanly_before_any_work(assignmen
 
 
 def test_the_release_holds_the_stripped_notebook_and_no_hidden_test(assignment):
-    student = build_release(assignment)[NOTEBOOK].decode()
+    release = build_release(assignment)
+    student = release[NOTEBOOK].decode()
     master = json.loads((assignment.solution / NOTEBOOK).read_text())
     solution_lines, other_lines = set(), set()
     for cell in master["cells"]:
@@ -89,18 +96,62 @@ def test_the_release_holds_the_stripped_notebook_and_no_hidden_test(assignment):
     cells = json.loads(student)["cells"]
     student_lines = {line.strip() for cell in cells for line in "".join(cell["source"]).splitlines()}
     assert len(solution_lines) > 20 and not solution_lines & student_lines
-    hidden = [case["code"] for path in sorted((MATERIAL / "tests").glob("*.py"))
-              for suite in _test_dict(path)["suites"] for case in suite["cases"] if case["hidden"]]
-    released = "".join(content.decode() for name, content in build_release(assignment).items() if name.endswith(".py"))
-    assert len(hidden) >= 8 and not any(case.strip().removeprefix(">>> ") in student + released for case in hidden)
-    assert all(f"tests/{path.name}" in build_release(assignment) for path in (MATERIAL / "tests").glob("*.py"))
-    assert sum("".join(cell["source"]).startswith('grader.check("') for cell in cells) == len(list(MATERIAL.glob("tests/*.py")))
+    # the hidden tests are the grader's: not in the master, the release, nor the grader's notebook material
+    assert not any("hidden: true" in "".join(cell["source"]) for cell in master["cells"])
+    hidden = [test.says for question in QUESTIONS.values() for test in question.tests if test.hidden]
+    released = "".join(content.decode() for name, content in release.items() if name.endswith((".py", ".ipynb", ".md")))
+    assert len(hidden) >= 12 and not any(says in released for says in hidden)
+    assert sorted(path.relative_to(MATERIAL).as_posix() for path in MATERIAL.rglob("*") if path.is_file()) == ["questions.json"]
+    graded = json.loads((MATERIAL / "questions.json").read_text())
+    assert all(f"tests/{question}.py" in release for question in graded)
+    assert sum("".join(cell["source"]).startswith('grader.check("') for cell in cells) == len(graded)
 
 
-def _test_dict(path: Path) -> dict:
-    tree = ast.parse(path.read_text())
-    return next(ast.literal_eval(node.value) for node in tree.body
-                if isinstance(node, ast.Assign) and node.targets[0].id == "test")
+def question_prompts(master: dict) -> dict[str, str]:
+    """Each question's prompt: the markdown cell after its ``# BEGIN QUESTION`` cell."""
+    prompts, cells = {}, master["cells"]
+    for index, cell in enumerate(cells):
+        match = re.match(r"#\s*BEGIN QUESTION\s.*?name:\s*(\w+)", "".join(cell["source"]), re.S)
+        if cell["cell_type"] == "raw" and match:
+            prompts[match.group(1)] = next("".join(c["source"]) for c in cells[index + 1:] if c["cell_type"] == "markdown")
+    return prompts
+
+
+def unstated_names(master: dict) -> dict[str, list[str]]:
+    """For each question, the names its tests read (through its exports) that its prompt does not state in
+    backquotes."""
+    prompts, missing = question_prompts(master), {}
+    for question, spec in QUESTIONS.items():
+        stated = {name for quoted in re.findall(r"`([^`]+)`", prompts.get(question, "")) for name in re.findall(r"\w+", quoted)}
+        read = [name for expression in spec.exports.values() for name in free_names(expression)]
+        if unstated := sorted(set(read) - stated):
+            missing[question] = unstated
+    return missing
+
+
+def test_every_name_a_notebook_test_reads_is_stated_in_its_question(assignment):
+    master = json.loads((assignment.solution / NOTEBOOK).read_text())
+    assert set(QUESTIONS) == set(json.loads((MATERIAL / "questions.json").read_text())) == \
+        {spec.id.split("/", 1)[1] for spec in assignment.part("notebook").checks}
+    assert unstated_names(master) == {}
+    # the test can fail: question 9 once named only `chat_reply`, while its tests read the engine and client
+    old = json.loads(json.dumps(master).replace("Keep the engine in `engine`, the test client in `client`", "Keep"))
+    assert unstated_names(old) == {"q9_service": ["client", "engine"]}
+    for question in QUESTIONS.values():    # each test says what it judges, in a sentence, without its code
+        assert question.tests and all(len(test.says) > 20 and "lambda" not in test.says for test in question.tests)
+
+
+def test_a_failed_notebook_test_says_what_was_wrong_and_shows_no_text_of_the_notebook():
+    check = NotebookQuestion("q9_service", "calling the chat service")
+    reference = {"chat_reply": {"ok": True, "value": {"character": "Alice", "reply": "hm"}},
+                 "characters": {"ok": True, "value": ["Alice"]}, "unknown": {"ok": True, "value": 404}}
+    student = {"chat_reply": {"ok": True, "value": {"character": "Alice", "reply": "MARK-1 def test(): ..."}},
+               "characters": {"ok": True, "value": ["MARK-2 the hidden tests"]},
+               "unknown": {"ok": False, "error": "MARK-3 Exception: <the source of a test>"}}
+    verdict = check.judge(check.plan(None), [Outcome(ok=True, value=student)], [Outcome(ok=True, value=reference)])
+    assert verdict.fraction == pytest.approx(1 / 3)
+    assert "MARK" not in verdict.feedback and "hidden test failed: `engine.characters()` lists one character" in verdict.feedback
+    assert "`unknown` (from client) raised an error" in verdict.feedback
 
 
 def test_otter_assign_is_deterministic_and_drift_is_detected(assignment, tmp_path):
@@ -113,8 +164,8 @@ def test_otter_assign_is_deterministic_and_drift_is_detected(assignment, tmp_pat
     assert drifted_files(material, MATERIAL) == []
     copy = tmp_path / "material"
     shutil.copytree(MATERIAL, copy)
-    (copy / "tests" / "q1_matmul.py").write_text("stale\n")
-    assert drifted_files(material, copy) == ["changed: tests/q1_matmul.py"]
+    (copy / "questions.json").write_text("{}\n")
+    assert drifted_files(material, copy) == ["changed: questions.json"]
     release = tmp_path / "release"
     shutil.copytree(assignment.release, release)
     (release / NOTEBOOK).write_text("{}\n")
@@ -139,6 +190,59 @@ def test_course_grade_folds_the_notebook_questions_into_results_json(tmp_path, a
     names = [test["name"] for test in results["tests"]]
     assert names == [spec.id for spec in assignment.part("notebook").checks]
     assert all(test["tags"] == ["notebook"] and test["status"] == "passed" for test in results["tests"])
+    assert results["extra_data"]["provenance"]["checks_sha256"]
+
+
+GREP_CELL = r'''
+import os, zipfile
+# GREP-SELF-CHECK-91c: this notebook's own text, which the walk must find (the grep works)
+needles = [text[::-1].encode() for text in NEEDLES] + [("GREP-SELF-" + "CHECK-91c").encode()]
+found, files = {}, 0
+def look(name, data):
+    for needle in needles:
+        if needle in data:
+            found.setdefault(needle.decode()[::-1] if not needle.startswith(b"GREP") else "self", []).append(name)
+for top, dirs, names in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.path.join(top, d) not in ("/proc", "/sys", "/dev")]
+    for name in names:
+        path = os.path.join(top, name)
+        try:
+            if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 4_000_000:
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read()
+            files += 1
+            look(path, data)
+            if data[:2] == b"PK":
+                with zipfile.ZipFile(path) as bundle:
+                    for member in bundle.infolist():
+                        if member.file_size < 4_000_000:
+                            look(path + "!" + member.filename, bundle.read(member))
+        except Exception:
+            pass
+chat_reply = {"found": found, "files": files}
+'''
+
+
+@pytest.mark.slow   # reads every file the sandbox shows (about 180,000): a minute
+def test_no_hidden_notebook_test_is_anywhere_the_sandboxed_notebook_can_read(course, assignment, tmp_path):
+    """The notebook walks the whole tree it sees in the sandbox during a grade (zips opened) for the text of
+    every hidden test, and for its own text, which it must find."""
+    from autograder.grading import hidden_paths
+    from autograder.notebook.grade import run_notebook
+
+    needles = [test.says[::-1] for question in QUESTIONS.values() for test in question.tests if test.hidden]
+    needles.append("QUESTIONS: dict[str, Question] = {"[::-1])          # the module that holds them
+    cell = GREP_CELL.replace("NEEDLES", repr(needles))
+    (tmp_path / NOTEBOOK).write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])))
+    outcomes, notes = run_notebook(assignment.part("notebook"), tmp_path / NOTEBOOK, assignment.solution / assignment.package,
+                                   assignment.package, hidden_paths(course, assignment))
+    assert outcomes["q9_service"].ok, (outcomes["q9_service"], notes)
+    walked = outcomes["q9_service"].value["chat_reply"]["value"]
+    assert walked["files"] > 10_000 and list(walked["found"]) == ["self"], walked["found"]
+    # only in its own work folder: the submitted copy and the one it runs in
+    assert {path.split("/lora-notebook-", 1)[-1].split("/", 1)[-1] for path in walked["found"]["self"]} == \
+        {f"submission/{NOTEBOOK}", f"scratch/notebook/{NOTEBOOK}"}, walked["found"]
 
 
 @pytest.mark.slow   # two notebook runs to their end (a crash, a 30 s hang): CI runs them with `make test-slow`
@@ -151,14 +255,15 @@ def test_a_notebook_that_kills_its_kernel_or_hangs_scores_zero_with_the_reason(c
     from dataclasses import replace
 
     from autograder.grading import hidden_paths
-    from autograder.notebook.grade import grade_notebook
+    from autograder.notebook.grade import grade_notebook, reference_outcomes
     from conftest import make_submission
 
     root = make_submission(assignment.solution, tmp_path / "submission")
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), root / NOTEBOOK)
+    reference_outcomes(assignment.part("notebook"), assignment, hidden_paths(course, assignment))  # run once, not timed
     part = replace(assignment.part("notebook"), time_budget=30)
     started = time.monotonic()
-    checks, notes = grade_notebook(part, root, assignment.package, hidden_paths(course, assignment))
+    checks, notes = grade_notebook(part, assignment, root, hidden_paths(course, assignment), seed=1)
     assert time.monotonic() - started < 45
     assert all(check.score == 0 and check.status == "failed" for check in checks)
     assert reason in notes[0] and reason in checks[0].feedback, notes

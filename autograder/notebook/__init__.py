@@ -1,11 +1,12 @@
-"""The lecture notebook: released with ``otter assign``, graded with ``otter run`` in the sandbox.
+"""The lecture notebook: released with ``otter assign``; graded on values it exports from the sandbox.
 
 * :mod:`.assign` turns the master notebook of the solutions (otter's assign format) into the student
-  notebook of the release and the otter material of the hidden checks (``autograder/checks/lecture/``:
-  every question's tests, hidden ones included, and each question's title).
-* :mod:`.grade` grades the notebook part of ``course.yml``: the submitted notebook runs under
-  ``otter run`` inside the same sandbox as the probes (:mod:`.runner` is what runs there), and otter's
-  per-question scores come back as JSON and become the part's checks.
+  notebook of the release with its public tests, and the grader's list of autograded questions
+  (``autograder/checks/lecture/questions.json``, written by ``course release``).
+* :mod:`.grade` grades the notebook part of ``course.yml``: the submitted notebook runs in the same
+  sandbox as the probes (:mod:`.runner` is what runs there), exports the values its questions' tests
+  read as plain data, and the tests of :mod:`autograder.checks.notebook` judge them in the grading
+  process against the master notebook's values. No test ever enters the sandbox.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """``otter assign`` on the master notebook, with deterministic output.
 
 The master notebook (``solutions/<assignment>/<notebook>``) is in otter's assign format: an assignment
-config cell, then questions with solution blocks and public and hidden test cells. Otter writes a student
-notebook (solutions stripped, ``grader.check`` cells) with its public tests (``tests/<question>.py``,
-which ``grader.check`` reads, in Jupyter and in Colab alike) and an autograder zip (every test). Otter gives the cells it adds random ids and stamps the zip with the time, so the
-student notebook's cell ids are renumbered and only the zip's tests are kept: the same master always
-gives the same bytes, and ``course release --check`` can compare them.
+config cell, then questions with solution blocks and public test cells (the hidden tests are the
+grader's, in :mod:`autograder.checks.notebook`, never in a notebook). Otter writes a student notebook
+(solutions stripped, ``grader.check`` cells) with its public tests (``tests/<question>.py``, which
+``grader.check`` reads, in Jupyter and in Colab alike). Otter gives the cells it adds random ids, so the
+student notebook's cell ids are renumbered: the same master always gives the same bytes, and
+``course release --check`` can compare them. The grader keeps only the list of autograded questions
+and their titles (``questions.json``); otter's autograder zip is not used.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +30,11 @@ class AssignError(Exception):
 class Assigned:
     student: bytes                  # the student notebook, normalised
     public_tests: dict[str, bytes]  # its public tests for grader.check, by path (``tests/<question>.py``)
-    material: dict[str, bytes]      # the hidden otter material, by path relative to ``MATERIAL``
+    material: dict[str, bytes]      # the grader's list of questions, by path relative to ``MATERIAL``
 
 
 def assign_notebook(master: Path) -> Assigned:
-    """The student notebook and the otter material of ``master`` (cached on its content)."""
+    """The student notebook, its public tests and the grader's question list of ``master`` (cached on its content)."""
     return _assign(master.name, master.read_bytes())
 
 
@@ -45,19 +46,13 @@ def _assign(name: str, content: bytes) -> Assigned:
         source.write_bytes(content)
         done = subprocess.run([sys.executable, "-m", "otter", "assign", str(source), str(out)], cwd=source.parent,
                               capture_output=True, text=True)
-        zips = sorted((out / "autograder").glob("*.zip"))
-        if done.returncode != 0 or not zips or not (out / "student" / name).is_file():
+        if done.returncode != 0 or not (out / "student" / name).is_file():
             raise AssignError(f"otter assign failed on {name}:\n{(done.stdout + done.stderr)[-2000:]}")
         student = normalise_notebook((out / "student" / name).read_bytes())
         public_tests = {f"tests/{path.name}": path.read_bytes() for path in sorted((out / "student" / "tests").glob("*.py"))}
-        material = {}
-        with zipfile.ZipFile(zips[0]) as bundle:
-            for member in sorted(bundle.namelist()):
-                if member == "otter_config.json" or re.fullmatch(r"tests/\w+\.py", member):
-                    material[member] = bundle.read(member)
     graded = {name: title for name, title in question_titles(json.loads(content)).items()
-              if f"tests/{name}.py" in material}   # a manually graded question has no tests
-    material["questions.json"] = (json.dumps(graded, indent=2) + "\n").encode()
+              if f"tests/{name}.py" in public_tests}   # a manually graded question has no tests
+    material = {"questions.json": (json.dumps(graded, indent=2) + "\n").encode()}
     return Assigned(student=student, public_tests=public_tests, material=material)
 
 

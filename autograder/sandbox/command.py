@@ -1,6 +1,6 @@
 """Run one program (not the probe worker) in the sandbox, once, and report how it ended.
 
-For tools that run student work as a whole, like the lecture notebook under ``otter run``: the same
+For tools that run student work as a whole, like the lecture notebook in its Jupyter kernel: the same
 launcher, namespaces, hidden paths, worker identity and limits as the probe worker, its output drained
 and capped the same way, and everything it left behind killed when it ends or runs out of time or disk.
 """
