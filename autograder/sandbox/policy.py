@@ -1,6 +1,6 @@
 """What a sandboxed worker sees: the one list of the paths it is handed and of the paths hidden from it.
 
-Every sandboxed run, the probe worker and the notebook under otter alike, sees the machine's root
+Every sandboxed run, the probe worker and the notebook runner alike, sees the machine's root
 read-only (system folders stay visible, see SECURITY.md), except:
 
 * **hidden**, covered by an empty read-only tmpfs (a file by ``/dev/null``): every entry of the course
@@ -13,7 +13,7 @@ read-only (system folders stay visible, see SECURITY.md), except:
   (``ProbeCall.reads``: the base model folder of a GPU check, under ``~/.cache/lora-course/models/``);
 * **writable**: the worker's own folder only (by permissions, just its ``out/`` and ``scratch/``).
 
-The notebook part's otter zip carries the tiny model as a support file (:data:`SUPPORT_FILES`).
+The notebook part's copy of the submission gets the tiny model its notebook imports (:data:`SUPPORT_FILES`).
 
 The grading process decides the lists (:func:`course_hidden`, :func:`launch_paths`); the launcher adds,
 in the worker's own interpreter, the runtime's folders and the grader's import locations
@@ -31,7 +31,7 @@ from pathlib import Path
 GRADER_PACKAGE = "autograder"
 GRADER_DIR = Path(__file__).resolve().parent.parent
 SHARED_WRITABLE = (Path("/var/tmp"), Path("/run/lock"))
-# otter's autograder zip of the notebook part gets these under files/ (the notebook imports the tiny model)
+# the notebook part's copy of the submission gets these under tests/ (the notebook imports the tiny model)
 SUPPORT_FILES = {"tiny_models.py": GRADER_DIR / "runtime" / "tiny_models.py"}
 
 
