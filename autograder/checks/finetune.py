@@ -13,6 +13,8 @@ import math
 import random
 from collections import Counter
 
+import torch
+
 from . import passages
 from .base import Check, Fail, ProbeCall, Verdict, register
 from .compare import expect_number, expect_raises, expect_tensor, field, fmt_value, reference_value, result_of
@@ -305,6 +307,83 @@ def _describe_training(args: dict) -> str:
             f"seed={args['seed']}) with LoRA r={args['r']} on {', '.join(args['targets'])}")
 
 
+def _with_adapter(model, config, adapter: object, what: str):
+    """The grader's own ``model`` wrapped with ``config`` and holding the exported LoRA tensors ``adapter``;
+    Fail unless they are plain finite tensors of exactly the names and shapes the config makes."""
+    from peft import get_peft_model
+
+    wrapped = get_peft_model(model, config)
+    expected = {name: tensor for name, tensor in wrapped.state_dict().items() if "lora_" in name}
+    if not isinstance(adapter, dict) or set(adapter) != set(expected):
+        names = sorted(adapter)[:2] if isinstance(adapter, dict) else adapter
+        raise Fail(f"{what}: TrainingResult.model should be the PeftModel that get_peft_model(model, config) made and "
+                   f"trained; its LoRA tensors are not the ones that config makes ({fmt_value(names)} ...)")
+    for name, tensor in expected.items():
+        given = adapter[name]
+        if type(given) is not torch.Tensor or given.shape != tensor.shape or not bool(torch.isfinite(given).all()):
+            raise Fail(f"{what}: the trained adapter's {name} is not a finite tensor of shape {list(tensor.shape)}")
+    wrapped.load_state_dict({name: tensor.to(next(model.parameters()).dtype) for name, tensor in adapter.items()},
+                            strict=False)
+    return wrapped
+
+
+def recomputed_loss(model, tokenizer, texts: list[str], config=None, adapter: object = None, what: str = "") -> float:
+    """Mean cross-entropy of the labelled tokens of ``texts`` (the probes' data set), computed here in the
+    grading process on the grader's own ``model``, with the exported ``adapter`` loaded when given."""
+    from ..runtime.probes.finetune import _dataset
+
+    if adapter is not None:
+        model = _with_adapter(model, config, adapter, what)
+    model.eval()
+    device = next(model.parameters()).device
+    rows = _dataset(texts, tokenizer)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for ids, labels in zip(rows["input_ids"], rows["labels"]):
+            logits = model(input_ids=torch.tensor([ids], device=device)).logits[0, :-1].float()
+            targets = torch.tensor(labels[1:], device=device)
+            keep = targets != -100
+            total += float(torch.nn.functional.cross_entropy(logits[keep], targets[keep], reduction="sum"))
+            count += int(keep.sum())
+    return total / count
+
+
+def _tiny_loss(args: dict, adapter: object = None, what: str = "") -> float:
+    from ..runtime.probes.finetune import _config
+    from ..runtime.tiny_models import byte_tokenizer, tiny_llama
+
+    tokenizer = byte_tokenizer()
+    return recomputed_loss(tiny_llama(args["model_seed"], vocab_size=len(tokenizer)), tokenizer, args["texts"],
+                           _config(args["r"], args["alpha"], args["targets"]), adapter, what)
+
+
+def real_model_losses(args: dict, adapter: object, reference: object, what: str) -> tuple[float, float, float]:
+    """The GPU run's losses recomputed here on the grader's own copy of the model in ``args["model_folder"]``:
+    with the student's adapter, without one, and with the reference's."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..runtime.probes.finetune import gpu_config, gpu_texts
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = AutoTokenizer.from_pretrained(args["model_folder"])
+    texts = gpu_texts(args["texts"], args["max_length"])
+
+    def loss(exported: object = None) -> float:
+        model = AutoModelForCausalLM.from_pretrained(args["model_folder"], dtype=torch.float32).to(device)
+        return recomputed_loss(model, tokenizer, texts, gpu_config(), exported, what)
+
+    return loss(adapter), loss(), loss(reference)
+
+
+def expect_learned(mine: float, base: float, theirs: float, what: str) -> None:
+    """The exported adapter must gain at least half of what the reference's gains over the base model."""
+    if not mine <= base - 0.5 * (base - theirs):
+        raise Fail(f"{what}: with the adapter that train_adapter returned, the loss on the training texts is {mine:.3f} "
+                   f"(recomputed by the grader; the base model gives {base:.3f}, the reference's adapter after the same "
+                   f"steps {theirs:.3f}): the adapter did not learn, whatever losses were reported; is the optimizer "
+                   f"stepping on the adapter's parameters?")
+
+
 @register
 class Trainable(Check):
     id = "finetune/trainable"
@@ -321,8 +400,17 @@ class Trainable(Check):
         if others:
             raise Fail(f"{what}: parameters outside the adapter are trainable ({', '.join(others)}); only lora_A and "
                        f"lora_B may require grad: wrap the model with get_peft_model and do not unfreeze the base")
-        if value["base_changed"]:
-            raise Fail(f"{what}: the base model's weights changed during training ({value['base_changed'][0]}, ...); "
+        # the base weights after training, compared here with the grader's own copy of the base model
+        from ..runtime.tiny_models import byte_tokenizer, tiny_llama
+
+        after = field(value, "base_after", what)
+        base = dict(tiny_llama(calls[0].args["model_seed"], vocab_size=len(byte_tokenizer())).named_parameters())
+        if not isinstance(after, dict) or set(after) != set(base):
+            raise Fail(f"{what}: the base model passed to train_adapter lost or gained parameters during training")
+        changed = [name for name, parameter in base.items() if type(after[name]) is not torch.Tensor
+                   or after[name].shape != parameter.shape or not torch.equal(after[name], parameter.detach())]
+        if changed:
+            raise Fail(f"{what}: the base model's weights changed during training ({changed[0]}, ...); "
                        f"only the adapter may train")
         if value["model_type"] != expected["model_type"]:
             raise Fail(f"{what}: TrainingResult.model should be the {expected['model_type']} that was trained, "
@@ -332,6 +420,10 @@ class Trainable(Check):
                       kind=int)
         expect_number(value["total_params"], expected["total_params"],
                       f"{what}: TrainingResult.total_params (every parameter of the wrapped model)", kind=int)
+        adapter = field(value, "adapter", what)
+        exported = sum(t.numel() for t in adapter.values() if type(t) is torch.Tensor) if isinstance(adapter, dict) else 0
+        expect_number(exported, expected["trainable_params"],
+                      f"{what}: the LoRA factors of TrainingResult.model (counted by the grader)", kind=int)
 
 
 @register
@@ -373,6 +465,9 @@ class LossFalls(Check):
         tokens = value.get("tokens_per_second")
         if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or not tokens > 0:
             raise Fail(f"{what}: TrainingResult.tokens_per_second should be a positive number, got {fmt_value(tokens)}")
+        # the reported losses are claims; the adapter they claim to describe is measured here
+        expect_learned(_tiny_loss(args, field(value, "adapter", what), what), _tiny_loss(args),
+                       _tiny_loss(args, reference_value(want[0], what)["adapter"], what), what)
         first = calls[1].args
         what = (f"train_adapter(tiny Llama, steps=1, batch_size={first['batch_size']}) on the whole data set at once "
                 f"(with lora_B at zero the first loss is the base model's)")
@@ -460,4 +555,6 @@ class GpuTrain(Check):
         if not sum(losses[-window:]) < sum(losses[:window]):
             raise Fail(f"{what}: the loss did not fall (first {window} steps {sum(losses[:window]) / window:.3f}, "
                        f"last {window} {sum(losses[-window:]) / window:.3f})")
+        expect_learned(*real_model_losses(calls[0].args, field(value, "adapter", what),
+                                          reference_value(want[0], what)["adapter"], what), what)
         return Verdict(1.0, f"{value.get('tokens_per_second', 0):.0f} tokens/s on {value.get('device')}")

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..checks.base import Outcome, ProbeCall
 from ..runtime import transport
 from . import policy
+from .watch import WatchedInputs
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
@@ -312,14 +313,18 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
     with tempfile.TemporaryDirectory(prefix="lora-grade-") as tmp:
         workdir = Path(tmp)
         _prepare(workdir, submission, package, worker)
+        inputs = WatchedInputs(calls, workdir / "inputs")  # written by the grader, read-only to the worker
+        if inputs.folders:
+            _hand_over(workdir, worker, ("inputs",))
+        inputs.start()
+        probes = [{"probe": c.probe, "args": inputs.args(i, c.args), "module": c.module or module}
+                  for i, c in enumerate(calls)]
         while start < len(calls):
             remaining = limits.wall_seconds - (time.monotonic() - started)
             if remaining <= 0.5:
                 break
             _writable(workdir, worker, fresh=True)  # whatever an earlier launch left there goes
-            transport.write(workdir / "job", {"package": package, "module": single, "start": start,
-                                              "probes": [{"probe": c.probe, "args": c.args, "module": c.module or module}
-                                                         for c in calls]})
+            transport.write(workdir / "job", {"package": package, "module": single, "start": start, "probes": probes})
             process = _launch(workdir, limits, remaining, hide, worker, handed=handed)
             report.launches += 1
             drain, stopped = _supervise(process, remaining, workdir, limits)
@@ -349,6 +354,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                     break
             else:
                 start = len(calls)
+        inputs.observe(outcomes)  # what the kernel saw the worker open, whatever its code reports
     report.seconds = time.monotonic() - started
     report.output = output.decode("utf-8", errors="replace")
     if report.import_error is not None:

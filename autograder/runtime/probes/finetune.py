@@ -63,11 +63,21 @@ def _train(module: Any, model_seed: int, texts: list[str], steps: int, lr: float
            r: int, alpha: float, targets: list[str]) -> tuple[Any, Any, dict]:
     tokenizer = byte_tokenizer()
     model = tiny_llama(model_seed, vocab_size=len(tokenizer))
-    before = {name: (parameter, parameter.detach().clone()) for name, parameter in model.named_parameters()}
+    base = dict(model.named_parameters())
     result = module.train_adapter(model, tokenizer, _dataset(texts, tokenizer), config=_config(r, alpha, targets),
                                   steps=steps, lr=lr, batch_size=batch_size, seed=seed)
-    changed = [name for name, (parameter, old) in before.items() if not torch.equal(parameter.detach(), old)]
-    return result, tokenizer, {"base_changed": changed}
+    # raw tensors only: the grading process compares them with its own base model and recomputes losses
+    return result, tokenizer, {"base_after": {name: parameter.detach().clone() for name, parameter in base.items()},
+                               "adapter": adapter_tensors(getattr(result, "model", None))}
+
+
+def adapter_tensors(model: Any) -> dict:
+    """The LoRA factors of a trained model, by state-dict name, as plain tensors (the grader loads them
+    into its own copy of the base model to recompute the loss)."""
+    if not isinstance(model, torch.nn.Module):
+        return {}
+    return {name: tensor.detach().to("cpu", torch.float32).clone() for name, tensor in model.state_dict().items()
+            if "lora_" in name and isinstance(tensor, torch.Tensor)}
 
 
 def _numbers(values: Any) -> list | None:
@@ -138,17 +148,27 @@ def perplexity(module: Any, model_seed: int, texts: list[str]) -> dict:
     return {"result": module.perplexity(model, tokenizer, texts)}
 
 
+def gpu_config():
+    """The LoRA config of the GPU run (SmolLM2's attention projections, r=8, alpha=16)."""
+    return _config(8, 16, ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+def gpu_texts(texts: list[str], max_length: int) -> list[str]:
+    return [text[: max_length * 4] for text in texts]
+
+
 def train_gpu(module: Any, model_folder: str, texts: list[str], steps: int, batch_size: int, max_length: int,
               lr: float = 2e-4, device: str = "cuda") -> dict:
     """``steps`` steps of a LoRA adapter on a real model on ``device`` (bf16 on CUDA; the CPU for a
-    rehearsal): the losses and the speed."""
+    rehearsal): the losses, the speed and the trained adapter's factors."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_folder)
     model = AutoModelForCausalLM.from_pretrained(model_folder, dtype=torch.float32)
-    dataset = _dataset([text[: max_length * 4] for text in texts], tokenizer)
-    result = module.train_adapter(model, tokenizer, dataset, config=_config(8, 16, ["q_proj", "k_proj", "v_proj", "o_proj"]),
+    dataset = _dataset(gpu_texts(texts, max_length), tokenizer)
+    result = module.train_adapter(model, tokenizer, dataset, config=gpu_config(),
                                   steps=steps, lr=lr, batch_size=batch_size, seed=0, device=device)
     return {"losses": _numbers(getattr(result, "losses", None)),
             "tokens_per_second": getattr(result, "tokens_per_second", None),
-            "device": torch.cuda.get_device_name(0) if device == "cuda" else device}
+            "device": torch.cuda.get_device_name(0) if device == "cuda" else device,
+            "adapter": adapter_tensors(getattr(result, "model", None))}

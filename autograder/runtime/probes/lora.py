@@ -1,13 +1,18 @@
 """Probes for part ``lora``: a LoRA layer on a given base, its gradients, merging, injection into a
-small transformer-like model, its state dict, dropout, and the operations its forward pass runs."""
+small transformer-like model, its state dict, dropout, and the memory its forward pass needs."""
 
 from __future__ import annotations
 
+import os
+import resource
+import select
+import signal
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.nn import functional as F
 
 
 def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
@@ -228,31 +233,71 @@ def dropout(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: int
     return {"train": train, "eval": evaluation, "base_output": base_output}
 
 
-class _LargeOutputs(TorchDispatchMode):
-    """Records every non-view operation whose output has at least ``threshold`` elements."""
-
-    def __init__(self, threshold: int) -> None:
-        super().__init__()
-        self.threshold = threshold
-        self.seen: list[list] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        if not func.is_view:
-            for tensor in out if isinstance(out, (tuple, list)) else (out,):
-                if isinstance(tensor, torch.Tensor) and tensor.numel() >= self.threshold:
-                    self.seen.append([str(func.overloadpacket.__name__), list(tensor.shape)])
-        return out
+def big_layer(seed: int, n_in: int, n_out: int, r: int) -> dict:
+    """Seeded weights of a layer too large to copy freely (made where they are used, never sent):
+    ``weight``, ``bias``, ``A``, a non-zero ``B`` and ``x`` of 3 rows."""
+    generator = torch.Generator().manual_seed(seed)
+    return {"weight": torch.randn(n_out, n_in, generator=generator) / n_in ** 0.5,
+            "bias": torch.randn(n_out, generator=generator) * 0.1,
+            "A": torch.randn(r, n_in, generator=generator) / n_in ** 0.5, "B": torch.randn(n_out, r, generator=generator),
+            "x": torch.randn(3, n_in, generator=generator)}
 
 
-def large_intermediates(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: int, alpha: float,
-                        A: torch.Tensor, B: torch.Tensor, x: torch.Tensor) -> dict:
-    """Operations of an unmerged forward (with and without autograd) that produce a tensor as large as
-    the ``[out, in]`` weight: forming ``B @ A`` shows up here."""
-    layer = _layer(module, _linear(weight, bias), r, alpha, A, B)
-    recorder = _LargeOutputs(threshold=weight.numel())
-    with recorder:
-        layer(x)
-        with torch.no_grad():
-            layer(x)
-    return {"large": recorder.seen}
+def _memory_kb() -> dict[str, int]:
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("VmSize", "VmData"):
+            fields[name] = int(rest.split()[0])
+    return fields
+
+
+def _limit_memory(headroom_mb: int) -> None:
+    """From now on, this process may map at most ``headroom_mb`` more (hard limits: no way back)."""
+    usage = _memory_kb()
+    for limit, now in ((resource.RLIMIT_AS, usage["VmSize"]), (resource.RLIMIT_DATA, usage["VmData"])):
+        target = now * 1024 + headroom_mb * 1024 * 1024
+        _, hard = resource.getrlimit(limit)
+        target = target if hard == resource.RLIM_INFINITY else min(target, hard)
+        resource.setrlimit(limit, (target, target))
+
+
+def bounded_forward(module: Any, seed: int, n_in: int, n_out: int, r: int, alpha: float, headroom_mb: int) -> dict:
+    """The unmerged forward of a large layer (with and without autograd) in a child process that the
+    kernel lets map only ``headroom_mb`` MB more than the layer already holds: less than ``B @ A`` needs.
+    Returns the output, or the error that stopped it."""
+    tensors = big_layer(seed, n_in, n_out, r)
+    layer = _layer(module, _linear(tensors["weight"], tensors["bias"]), r, alpha, tensors["A"], tensors["B"])
+    del tensors["weight"]
+    F.linear(tensors["x"], layer.base.weight)  # the BLAS library's own buffers, before the limit
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: limited, then the student's forward; it reports through the pipe and exits
+        os.close(reading)
+        try:
+            torch.set_num_threads(1)
+            _limit_memory(headroom_mb)
+            layer(tensors["x"])
+            with torch.no_grad():
+                output = layer(tensors["x"]).detach().contiguous()
+            message = b"O" + output.numpy().tobytes()
+        except BaseException as error:  # noqa: BLE001 - whatever stopped it is the answer
+            message = b"E" + f"{type(error).__name__}: {error}"[:300].encode(errors="replace")
+        with os.fdopen(writing, "wb") as pipe:
+            pipe.write(message)
+        os._exit(0)
+    os.close(writing)
+    data = bytearray()
+    with os.fdopen(reading, "rb") as pipe:
+        while select.select([pipe], [], [], 60)[0] and (chunk := pipe.read1(1 << 20)):
+            data += chunk
+    try:
+        os.kill(child, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _, status = os.waitpid(child, 0)
+    if data[:1] == b"O" and len(data) == 1 + 4 * 3 * n_out:
+        return {"output": torch.frombuffer(bytearray(data[1:]), dtype=torch.float32).reshape(3, n_out).clone(), "error": None}
+    if data[:1] == b"E":
+        return {"output": None, "error": bytes(data[1:]).decode(errors="replace")}
+    return {"output": None, "error": f"the process running the forward pass ended (status {status}) without an answer"}

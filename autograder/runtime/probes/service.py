@@ -1,5 +1,5 @@
 """Probes for part ``service``: a ChatEngine over tiny adapters, its replies alone, interleaved and from
-threads, how often it loads adapters, and its web API through an in-process test client.
+threads, over adapter files whose opens the grader counts, and its web API through an in-process test client.
 
 The base model and every character's adapter are built here from seeds (``tiny_models`` plus PEFT with
 non-zero ``B``), so every character answers differently and both sides of a comparison use identical
@@ -31,13 +31,23 @@ def _adapter(folder: Path, model_seed: int, seed: int) -> Path:
     return folder
 
 
+def adapter_files(folder: Path, model_seed: int, characters: list[dict], **_: Any) -> None:
+    """Grader side (``ProbeCall.inputs``): character ``i``'s adapter into ``folder/a<i>``."""
+    for i, spec in enumerate(characters):
+        _adapter(folder / f"a{i}", model_seed, spec["seed"])
+
+
 @contextmanager
-def _engine(module: Any, model_seed: int, characters: list[dict], device: str = "cpu") -> Iterator[Any]:
-    """A student ChatEngine over freshly built adapters; ``characters``: ``{name, seed, system_prompt}``."""
+def _engine(module: Any, model_seed: int, characters: list[dict], device: str = "cpu",
+            inputs: str | None = None) -> Iterator[Any]:
+    """A student ChatEngine over the adapters in ``inputs`` (see ``adapter_files``), or over freshly built
+    ones; ``characters``: ``{name, seed, system_prompt}``."""
     tokenizer = byte_tokenizer()
     with tempfile.TemporaryDirectory() as folder:
-        cast = [module.Character(name=spec["name"], adapter_path=str(_adapter(Path(folder) / f"a{i}", model_seed,
-                                                                                spec["seed"])),
+        if inputs is None:
+            adapter_files(Path(folder), model_seed, characters)
+        root = Path(inputs or folder)
+        cast = [module.Character(name=spec["name"], adapter_path=str(root / f"a{i}"),
                                  system_prompt=spec["system_prompt"], greeting=spec.get("greeting", ""))
                 for i, spec in enumerate(characters)]
         model = tiny_llama(model_seed, vocab_size=len(tokenizer)).to(device)
@@ -52,49 +62,31 @@ def replies(module: Any, model_seed: int, characters: list[dict], requests: list
                 "replies": [engine.reply(name, messages, max_new_tokens=max_new_tokens) for name, messages in requests]}
 
 
-def concurrent(module: Any, model_seed: int, characters: list[dict], requests: list[list], max_new_tokens: int,
-               rounds: int, threads: int) -> dict:
-    """Each request once alone, then every request ``rounds`` times from ``threads`` threads at once."""
+def concurrent(module: Any, model_seed: int, characters: list[dict], alone: list[list], requests: list[list],
+               max_new_tokens: int, threads: int) -> dict:
+    """The ``alone`` requests one at a time, then every one of ``requests`` once, from ``threads`` threads
+    at once (the first wave released together); all are different, so no reply can repeat an earlier one."""
     with _engine(module, model_seed, characters) as engine:
-        alone = [engine.reply(name, messages, max_new_tokens=max_new_tokens) for name, messages in requests]
+        serial = [engine.reply(name, messages, max_new_tokens=max_new_tokens) for name, messages in alone]
         start = threading.Barrier(threads)
 
-        def ask(index: int) -> tuple[int, str]:
+        def ask(index: int) -> str:
             if index < threads:
                 start.wait(timeout=30)   # the first wave really arrives together
-            name, messages = requests[index % len(requests)]
-            return index % len(requests), engine.reply(name, messages, max_new_tokens=max_new_tokens)
+            name, messages = requests[index]
+            return engine.reply(name, messages, max_new_tokens=max_new_tokens)
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            together = list(pool.map(ask, range(rounds * len(requests))))
-    return {"alone": alone, "together": [[index, reply] for index, reply in together]}
+            together = list(pool.map(ask, range(len(requests))))
+    return {"alone": serial, "together": together}
 
 
-def loads(module: Any, model_seed: int, characters: list[dict], requests: list[list], max_new_tokens: int) -> dict:
-    """How many times adapter weights are read from disk while building the engine and while answering."""
-    import peft.utils.save_and_load as peft_loading
-    import safetensors.torch
-
-    counts = {"construction": 0, "requests": 0}
-    phase = ["construction"]
-    original = safetensors.torch.load_file
-
-    def counting(*args, **kwargs):
-        counts[phase[0]] += 1
-        return original(*args, **kwargs)
-
-    # PEFT reads adapter weights through its own alias of safetensors' load_file
-    patched = [(safetensors.torch, "load_file"), (peft_loading, "safe_load_file")]
-    for owner, name in patched:
-        setattr(owner, name, counting)
-    try:
-        with _engine(module, model_seed, characters) as engine:
-            phase[0] = "requests"
-            answered = [engine.reply(name, messages, max_new_tokens=max_new_tokens) for name, messages in requests]
-    finally:
-        for owner, name in patched:
-            setattr(owner, name, original)
-    return {**counts, "answered": len(answered)}
+def loads(module: Any, model_seed: int, characters: list[dict], requests: list[list], max_new_tokens: int,
+          inputs: str) -> dict:
+    """An engine over the grader's adapter files in ``inputs``, then one reply per request. How often each
+    file is opened is counted by the grading process (inotify), not here."""
+    with _engine(module, model_seed, characters, inputs=inputs) as engine:
+        return {"replies": [engine.reply(name, messages, max_new_tokens=max_new_tokens) for name, messages in requests]}
 
 
 def http(module: Any, model_seed: int, characters: list[dict], calls: list[dict]) -> dict:
