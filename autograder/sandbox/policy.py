@@ -7,7 +7,7 @@ read-only (system folders stay visible, see SECURITY.md), except:
   repository but its Python environment (solutions, hidden checks, tests, ``course.yml``), the folder that
   holds the repository, the grader package wherever the worker's Python would import it from, the folder
   the submission was graded from, what the caller adds (a class's results, :func:`hideable`), the
-  temporary folder (other workers' folders), the grading user's home, ``/var/tmp`` and ``/run/lock``;
+  temporary folder (other workers' folders), the grading user's home, ``/tmp``, ``/var/tmp`` and ``/run/lock``;
 * **handed read-only**, shown even inside a hidden folder: the Python runtime (its prefixes and every
   folder on the worker interpreter's ``sys.path``) and the files a check's probes read, named by the check
   (``ProbeCall.reads``: the base model folder of a GPU check, under ``~/.cache/lora-course/models/``);
@@ -30,7 +30,7 @@ from pathlib import Path
 
 GRADER_PACKAGE = "autograder"
 GRADER_DIR = Path(__file__).resolve().parent.parent
-SHARED_WRITABLE = (Path("/var/tmp"), Path("/run/lock"))
+SHARED_WRITABLE = (Path("/tmp"), Path("/var/tmp"), Path("/run/lock"))  # /tmp too where the grader uses another
 # the notebook part's copy of the submission gets these under tests/ (the notebook imports the tiny model)
 SUPPORT_FILES = {"tiny_models.py": GRADER_DIR / "runtime" / "tiny_models.py"}
 
