@@ -17,7 +17,9 @@ from typing import Any, ClassVar
 class ProbeCall:
     """One probe to run: its name (see ``runtime.probes.get_probe``), its keyword arguments, and the
     module of the student's package it runs on (``None``: the part's first module). ``context`` is for
-    the judge only (an answer key, a label) and never leaves the grading process."""
+    the judge only (an answer key, a label) and never leaves the grading process. ``reads`` names files
+    or folders outside the worker's folder that the probe reads (a base model's folder): the sandbox
+    hands them to the worker read-only (``sandbox.policy``); nothing else outside it is visible."""
 
     probe: str
     args: dict[str, Any] = field(default_factory=dict)
@@ -26,6 +28,7 @@ class ProbeCall:
     inputs: str | None = None   # a function of the probes, run by the grader, that writes input files
                                 # from ``args`` into a folder handed to the probe as ``inputs``; the
                                 # grader counts their opens (``Outcome.observed``)
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
