@@ -4,4 +4,17 @@ Pipeline of one grade: :mod:`.submission` -> :mod:`.sandbox` (worker running :mo
 -> :mod:`.judge` (against :mod:`.reference`, with :mod:`.checks`) -> :mod:`.results`.
 """
 
+import os
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+
+def course_cache() -> Path:
+    """Where the course keeps what it builds once: converted models, assembled GGUFs, torch's caches."""
+    return Path(os.environ.get("LORA_COURSE_CACHE") or Path.home() / ".cache" / "lora-course")
+
+
+# Importing peft makes torch's inductor create its cache folder in the temporary folder, which a grade
+# must leave as it found it; the cache goes with the course's own instead.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(course_cache() / "torchinductor"))

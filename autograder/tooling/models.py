@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .. import course_cache
 
 
 class ModelError(Exception):
@@ -55,7 +56,7 @@ FALLBACK_CHAT_TEMPLATE = (
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("LORA_COURSE_CACHE") or Path.home() / ".cache" / "lora-course")
+    return course_cache()
 
 
 def packaged_gguf(model: PackagedModel) -> Path:
