@@ -103,6 +103,34 @@ def test_readme_gets_points_from_course_yml(assignment):
         render_readme("{{ nope }}", assignment)
 
 
+def test_the_student_readme_has_a_section_for_every_part_in_course_order(assignment):
+    readme = build_release(assignment)["README.md"].decode()
+    headings = [line for line in readme.splitlines() if line.startswith("### Part ")]
+    assert [heading.split("`")[1] for heading in headings] == [part.id for part in assignment.parts]
+    assert "### Part 6 - `service` (20 points, 2 of them on a GPU): `lora_lab/service.py`" in headings
+    gpu = sum(spec.points for part in assignment.parts for spec in part.checks if spec.gpu)
+    assert f"{gpu:g} of the {assignment.points:g} points are on checks that need a CUDA GPU" in readme
+    assert f"out of {assignment.points - gpu:g}" in readme
+    assert not any(name.startswith("readme/") for name in build_release(assignment))
+
+
+def test_release_check_fails_when_a_part_has_no_readme_section(tmp_path):
+    """Deleting one part's fragment makes `course release --check` fail with a message naming the part."""
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions",
+                    ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ipynb_checkpoints"))
+    shutil.copytree(ROOT / "assignments", tmp_path / "assignments")
+    (tmp_path / "course.yml").write_text((ROOT / "course.yml").read_text())
+    (tmp_path / "solutions" / "lora" / "readme" / "service.md").unlink()
+    result = course_cli("--course", str(tmp_path / "course.yml"), "release", "--check")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no section for part(s) service" in result.stderr and "readme/service.md" in result.stderr
+    assert "Traceback" not in result.stderr
+    (tmp_path / "solutions" / "lora" / "readme" / "extra.md").write_text("a part that does not exist\n")
+    (tmp_path / "solutions" / "lora" / "readme" / "service.md").write_text("back\n")
+    result = course_cli("--course", str(tmp_path / "course.yml"), "release", "--check")
+    assert result.returncode == 2 and "extra.md belong to no part" in result.stderr, result.stderr
+
+
 def test_release_holds_no_hidden_checks_or_grader(assignment):
     release = build_release(assignment)
     assert not any(name.startswith(("autograder", "solutions")) for name in release)

@@ -273,7 +273,7 @@ class ApplyLora(Check):
             adapted = field(value, "adapted", what)
             if adapted != expected["adapted"]:
                 raise Fail(f"{what}: adapted {adapted}, expected exactly {expected['adapted']} (every nn.Linear whose "
-                           f"qualified name ends with a target, and nothing else)")
+                           f"qualified name equals a target or ends with '.' + a target, and nothing else)")
             if not value["returned_model"]:
                 raise Fail(f"{what} should return the model it modified")
             expect_close(value["after"], value["before"], f"{what}: the model's output right after apply_lora "

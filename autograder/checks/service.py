@@ -6,7 +6,9 @@ character answers differently), then compares greedy replies with the reference'
 
 from __future__ import annotations
 
+import json
 import random
+from typing import Any
 
 from .base import Check, Fail, ProbeCall, register
 from .compare import field, fmt_value, reference_value, result_of
@@ -14,6 +16,18 @@ from .compare import field, fmt_value, reference_value, result_of
 NAMES = ("Holmes", "Alice", "Juliet", "Elizabeth", "Hatter", "Watson")
 OPENERS = ("Good morning!", "Who are you?", "What do you make of this letter?", "Tell me a secret.",
            "Where were you last night?", "Is it going to rain?", "What is your favourite book?")
+
+
+BODY_SHOWN = 300
+
+
+def shown_body(response: dict[str, Any]) -> str:
+    """The first ``BODY_SHOWN`` characters of a response's body, escaped (the student's server wrote it)."""
+    body = response.get("json")
+    text = json.dumps(body, ensure_ascii=False) if body is not None else str(response.get("text") or "")
+    cut = text[:BODY_SHOWN]
+    # repr escapes control and other unprintable characters (terminal escapes, bidi overrides).
+    return f"body {cut!r}" + (f" (first {BODY_SHOWN} of {len(text)} characters)" if len(text) > BODY_SHOWN else "")
 
 
 def cast(rng: random.Random, count: int = 3) -> list[dict]:
@@ -193,7 +207,7 @@ class ApiChat(Check):
         characters = calls[0].args["characters"]
         listing = responses[0]
         if listing["status"] != 200 or not isinstance(listing["json"], list):
-            raise Fail(f"GET /api/characters: expected 200 with a JSON list, got {listing['status']} {fmt_value(listing['json'])}")
+            raise Fail(f"GET /api/characters: expected 200 with a JSON list, got {listing['status']}, {shown_body(listing)}")
         names = [item.get("name") if isinstance(item, dict) else None for item in listing["json"]]
         if names != [c["name"] for c in characters]:
             raise Fail(f"GET /api/characters: expected [{{'name': ..., 'greeting': ...}}] for "
@@ -202,7 +216,7 @@ class ApiChat(Check):
             what = f"POST /api/chat for {call['json']['character']}"
             body = response["json"]
             if response["status"] != 200 or not isinstance(body, dict):
-                raise Fail(f"{what}: expected 200 with {{'character', 'reply'}}, got {response['status']} {fmt_value(body)}")
+                raise Fail(f"{what}: expected 200 with {{'character', 'reply'}}, got {response['status']}, {shown_body(response)}")
             if body.get("character") != call["json"]["character"] or body.get("reply") != reply:
                 raise Fail(f"{what}: expected {{'character': {call['json']['character']!r}, 'reply': {reply!r}}} "
                            f"(the reply of that character's adapter), got {fmt_value(body)}")
@@ -233,13 +247,14 @@ class ApiErrors(Check):
         for (case, status), response in zip(self.CASES, responses):
             what = f"POST /api/chat with {case}"
             if response["status"] != status:
-                raise Fail(f"{what}: expected status {status}, got {response['status']} {fmt_value(response['json'])}")
+                raise Fail(f"{what}: expected status {status}, got {response['status']}, {shown_body(response)}")
             if status != 422 and not (isinstance(response["json"], dict) and isinstance(response["json"].get("error"), str)):
                 raise Fail(f"{what}: the error should be a JSON object {{\"error\": \"<what is wrong>\"}}, got "
-                           f"{fmt_value(response['json']) if response['json'] is not None else repr(response['text'][:200])}")
+                           f"{shown_body(response)}")
         last = responses[-1]
         if last["status"] != 200:
-            raise Fail(f"after those bad requests a good one should still be answered with 200, got {last['status']}")
+            raise Fail(f"after those bad requests a good one should still be answered with 200, got {last['status']}, "
+                       f"{shown_body(last)}")
 
 
 @register
@@ -255,11 +270,11 @@ class Page(Check):
         page, health = field(result_of(got[0], "the web API"), "responses", "the web API")
         if page["status"] != 200 or "text/html" not in page["content_type"] or "<" not in page["text"]:
             raise Fail(f"GET /: expected 200 with an HTML page (content-type text/html), got {page['status']} "
-                       f"{page['content_type']!r}")
+                       f"{page['content_type']!r}, {shown_body(page)}")
         if "/api/chat" not in page["text"] and "<script" not in page["text"]:
             raise Fail("GET /: the page should let a person pick a character and chat (it never calls /api/chat)")
         if health["status"] != 200:
-            raise Fail(f"GET /healthz: expected 200, got {health['status']}")
+            raise Fail(f"GET /healthz: expected 200, got {health['status']}, {shown_body(health)}")
 
 
 @register

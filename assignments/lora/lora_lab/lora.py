@@ -74,9 +74,11 @@ def _matches(name: str, target_modules: tuple[str, ...] | list[str]) -> bool:
 
 def apply_lora(model: nn.Module, target_modules: tuple[str, ...] | list[str], r: int, alpha: float,
                dropout: float = 0.0) -> nn.Module:
-    """Replace every ``nn.Linear`` whose qualified name ends with one of ``target_modules`` (a whole
-    component: ``"q_proj"`` matches ``layers.0.attn.q_proj``) by a :class:`LoRALinear`, freeze every
-    other parameter, and return ``model``. ``ValueError`` when no module matched."""
+    """Replace every ``nn.Linear`` whose qualified name (from ``model.named_modules()``) equals a target
+    of ``target_modules`` or ends with ``"."`` + a target, as PEFT matches them (``"q_proj"`` matches
+    ``layers.0.attn.q_proj``, ``"up_proj"`` does not match ``layers.0.mlp.gate_up_proj``), by a
+    :class:`LoRALinear`, freeze every other parameter, and return ``model``. ``ValueError`` when no
+    module matched."""
     # TODO: find the matching nn.Linear modules, swap each for a LoRALinear in its parent, freeze the rest
     raise NotImplementedError('TODO: find the matching nn.Linear modules, swap each for a LoRALinear in its parent, freeze the rest')
 

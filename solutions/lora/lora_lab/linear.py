@@ -22,7 +22,8 @@ class ManualLinear:
         in_features: size of each input vector.
         out_features: size of each output vector.
         bias: whether the layer has a bias (``self.bias`` is ``None`` otherwise).
-        seed: seed of the random initialisation; the same seed gives the same weights.
+        seed: seed of the random initialisation; the same seed gives the same weights,
+            different seeds different weights.
 
     Attributes:
         weight: ``in_features`` lists of ``out_features`` floats, drawn uniformly from

@@ -13,23 +13,35 @@ that, in four steps:
 The rules the grader holds you to (and that the hidden passages follow):
 
 Novels. A paragraph is the text between blank lines, its lines joined with single spaces. A paragraph is
-one speaker's turn (novels start a new paragraph for a new speaker). Speech is what stands between double
-quotes, curly (``“ ”``) or straight (``"``). The speaker is named in the narration outside the quotes by
-an attribution: a speech verb next to a name, either way round (``said Holmes``, ``Holmes said``,
-``cried Alice``, ``Elizabeth replied``), where the name is the character or one of the aliases
-(``Sherlock Holmes`` and ``Mr. Holmes`` name Holmes too: a name counts when all its words appear in
-the attribution). A pronoun attribution (``said he``, ``she said``) gives the turn to the speaker of the
-paragraph just before it, when that paragraph was speech with a known speaker (``said I`` is the narrator). When
-an attribution splits a speech (``“Come,” said Holmes, “the game is afoot.”``) the pieces are joined
-with a space into one line. A quotation left open at the end of a paragraph continues in the next one,
-which opens with a quote again; both paragraphs are the same turn. Speech with no attribution is someone
-else's or unknown: never the character's.
+one speaker's turn (novels start a new paragraph for a new speaker), and all the speech in it is ONE line:
+its quoted pieces joined with a space. Speech is what stands between double quotes, curly (``“ ”``) or
+straight (``"``); a paragraph without any is narration and no turn at all. The speaker is named in the
+narration outside the quotes by an attribution: a speech verb next to a name, either way round
+(``said Holmes``, ``Holmes said``, ``cried Alice``, ``Elizabeth replied``), after the speech or before it
+(``Holmes said, “…”``); the first attribution of the paragraph counts. The name is the character's when it
+is the character or one of the aliases (``Sherlock Holmes`` and ``Mr. Holmes`` name Holmes too: a name
+counts when all its words appear in the attribution). The rules a careful reader could take two ways:
+
+- A pronoun attribution (``said he``, ``she said``) gives the turn to the speaker of the turn just before
+  it, as these rules found that speaker (a pronoun or a continued quotation included), when that turn is
+  in the paragraph just before. After narration, after speech with no attribution, or at the start, the
+  speaker of a pronoun is unknown. ``said I`` is the narrator, never the character.
+- A speech split by its attribution (``“Come,” said Holmes, “the game is afoot.”``) is one paragraph, so
+  ONE line: the pieces joined with a space (``Come, the game is afoot.``).
+- A quotation left open at the end of a paragraph (no closing quote) continues in the next paragraph, which
+  opens with a quote again and has the same speaker, without an attribution of its own. Each of the two
+  paragraphs is still its own turn, so its own line: ``“I came at once,” said Holmes. “The letter`` then
+  ``“was on the table.”`` are two lines of Holmes, ``I came at once, The letter`` and
+  ``was on the table.``
+- Speech with no attribution (and not continuing an open quotation) is someone else's or unknown: never
+  the character's.
 
 Plays. A speech starts with a line holding the speaker's name in capitals and a full stop
 (``JULIET.``), optionally followed by the first words of the speech on the same line, and runs until a
 blank line, the next speaker, or a stage direction (an indented line starting with ``Enter``, ``Exit``,
-``Exeunt`` or ``Re-enter``); directions in square brackets are removed wherever they are. The name
-matches the character or an alias written in capitals.
+``Exeunt`` or ``Re-enter``), which is no part of the speech; directions in square brackets are removed
+wherever they are. Each speech is ONE line: its lines of verse joined with a space, the words on the
+tag's line first. The name matches the character or an alias written in capitals.
 
 Every line comes back with its whitespace normalised (runs of spaces and newlines become one space, no
 space at either end); empty lines are dropped; order is kept.
@@ -107,10 +119,13 @@ def build_examples(text: str, character: str, aliases: Sequence[str] = (),
                    system_prompt: str | None = None) -> list[dict[str, Any]]:
     """One chat example per line of ``character``: ``{"messages": [system, user, assistant]}``.
 
-    Each message is ``{"role": ..., "content": ...}``. The assistant's content is the character's line;
-    the user's content is the utterance just before it when someone else said it (another speaker, or
-    speech with no known speaker), else ``NEUTRAL_PROMPT``. The system prompt defaults to
-    ``default_system_prompt(character)``.
+    Each message is ``{"role": ..., "content": ...}``. The examples are the lines ``extract_lines``
+    returns, in order, one each. The assistant's content is the line; the user's content is the turn just
+    before it (narration in between does not count) when someone else said it (another speaker, or
+    speech with no known speaker), else ``NEUTRAL_PROMPT`` (the character's own previous line, as with
+    the second paragraph of a continued quotation, or no turn before it). The system prompt defaults to
+    ``default_system_prompt(character)``. The grader judges this pairing on the lines your own
+    ``extract_lines`` finds, so a difference in extraction costs points in the extraction checks only.
     """
     # TODO: walk through every turn of the text, remembering the one before
     # BEGIN SOLUTION
