@@ -1,4 +1,4 @@
-"""Assessment validity: do the hidden checks catch real bugs and accept every correct answer?
+r"""Assessment validity: do the hidden checks catch real bugs and accept every correct answer?
 
 The catalogue lives next to the tests:
   * ``tests/mutants/<module>_<name>.py``: a realistic student bug. A one-line docstring says what the
@@ -12,10 +12,16 @@ The catalogue lives next to the tests:
     it. ``CAUGHT_BY`` lists the checks its code answers wrongly unless the attack works: the attack must
     gain nothing there. Every other check of the part must pass, except those in ``MAY_FAIL`` (checks
     the attack's own damage may cost, e.g. a time budget it burns); ``REPORTS``, when given, is text the
-    report must show, ``MUST_NOT_SHOW`` text it must never show. A notebook exploit may start from the
-    stub notebook of the release instead of the master (``BASE = "release"``): the stubs plus its attack
-    must score what the stubs score. ``@NAME@`` tokens in the code are filled in by the caller (the
-    course root, ...).
+    report must show, ``MUST_NOT_SHOW`` texts it must never show (a hidden test, a path it tries to
+    learn). A notebook exploit may start from the stub notebook of the release instead of the master
+    (``BASE = "release"``): the stubs plus its attack must score what the stubs score. ``FILES`` lists
+    special files the audit makes in the submission folder after the copy (what a zip or a git upload
+    could carry), each a tuple: ``("symlink", PATH, TARGET)``, ``("hardlink", PATH, EXISTING)``,
+    ``("sparse", PATH, BYTES)``, ``("fifo", PATH)``, ``("socket", PATH)``, ``("file", PATH, TEXT)``; a
+    ``PATH`` may hold ``\udcNN`` escapes for bytes that are not UTF-8. An entry with ``FILES`` needs
+    no ``PATCH`` or ``APPEND``; one whose submission cannot be graded at all (too large) scores zero on
+    every check with the reason as feedback. ``@NAME@`` tokens in the code, ``FILES`` and
+    ``MUST_NOT_SHOW`` are filled in by the caller (the course root, ...).
 
 A notebook part (``notebook:`` in course.yml) is changed the same way: ``MODULE`` (or ``ALTERNATE_FOR``)
 names the notebook file, e.g. ``MODULE = "lecture.ipynb"``, and the entry's file is named after the part
@@ -48,9 +54,12 @@ from typing import Iterator
 
 from .config import Assignment, Course, Part
 from .grading import GradeReport, grade
+from .checks.base import CHECKS
+from .cleanup import remove_tree
 from .judge import CheckResult
 from .sandbox import leftover_workers
-from .submission import open_submission, package_digest
+from .sandbox.cgroup import leftover_cgroups
+from .submission import SubmissionError, open_submission, package_digest
 
 AUDIT_SEED = 20261127
 
@@ -75,7 +84,8 @@ class Entry:
     reports: str = ""              # exploits: text the grade report must show
     must_not_exist: tuple[str, ...] = ()  # exploits: paths it tries to create, which must not exist after
     with_victim: bool = False      # exploits: graded while another submission is graded beside it
-    must_not_show: tuple[str, ...] = ()  # exploits: text (a hidden test's) the report must never show
+    files: tuple[tuple, ...] = ()  # exploits: special files made in the submission folder (see above)
+    must_not_show: tuple[str, ...] = ()  # exploits: text (a hidden test's, a path) the report must never show
 
 
 @dataclass(frozen=True)
@@ -277,17 +287,56 @@ def load_exploit(path: Path, assignment: Assignment, fill: dict[str, str] | None
         if not isinstance(values.get(key), str) or not values[key]:
             raise AuditError(f"{path.name}: needs {key}, a non-empty string")
     append = values.get("APPEND", "")
-    if not isinstance(append, str) or not (append or values.get("PATCH")):
-        raise AuditError(f"{path.name}: needs PATCH or APPEND (code added at the end of the reference module)")
-    source = _patched_module(values, assignment, path.name, "\n\n" + append if append else "", required=False,
-                             fill=fill)
+    files = values.get("FILES", [])
+    if not isinstance(files, list) or not all(isinstance(item, tuple) and item and item[0] in _MAKERS
+                                              for item in files):
+        raise AuditError(f"{path.name}: FILES must be a list of tuples whose first item is one of {sorted(_MAKERS)}")
+    if not isinstance(append, str) or not (append or values.get("PATCH") or files):
+        raise AuditError(f"{path.name}: needs PATCH or APPEND (code added at the end of the reference module), or FILES")
+    source = None if not (append or values.get("PATCH")) else \
+        _patched_module(values, assignment, path.name, "\n\n" + append if append else "", required=False, fill=fill)
     return Entry("exploit", path.stem, part, (description or values["ATTACK"]).splitlines()[0], source,
                  _check_list(values, "CAUGHT_BY", part, path.name, empty=True), values["MODULE"],
                  may_fail=_check_list(values, "MAY_FAIL", part, path.name, empty=True),
                  attack=values["ATTACK"], blocked_by=values["BLOCKED_BY"], reports=str(values.get("REPORTS", "")),
                  must_not_exist=tuple(_fill(path, fill) for path in values.get("MUST_NOT_EXIST", [])),
                  with_victim=bool(values.get("WITH_VICTIM", False)),
-                 must_not_show=tuple(str(text) for text in values.get("MUST_NOT_SHOW", [])))
+                 files=tuple(tuple(_fill(item, fill) if isinstance(item, str) else item for item in entry)
+                             for entry in files),
+                 must_not_show=tuple(_fill(str(text), fill) for text in values.get("MUST_NOT_SHOW", [])))
+
+
+def _sparse(path: Path, size: int) -> None:
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+
+
+def _socket(path: Path) -> None:
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(os.fsencode(path))
+
+
+_MAKERS = {
+    "symlink": lambda path, target: os.symlink(target, path),
+    "hardlink": None,  # made by make_files: the existing file is named relative to the submission
+    "sparse": _sparse,
+    "fifo": lambda path: os.mkfifo(path),
+    "socket": _socket,
+    "file": lambda path, text: path.write_bytes(text.encode()),
+}
+
+
+def make_files(root: Path, files: tuple[tuple, ...]) -> None:
+    """Make an exploit's special ``files`` in the submission folder ``root`` (replacing what is there)."""
+    for kind, relative, *args in files:
+        path = root / os.fsdecode(os.fsencode(relative))
+        if os.path.lexists(path):
+            path.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "hardlink":
+            os.link(root / args[0], path)
+        else:
+            _MAKERS[kind](path, *args)
 
 
 def _fill(text: str, fill: dict[str, str] | None) -> str:
@@ -333,6 +382,11 @@ def _grade_folder(course: Course, assignment: Assignment, root: Path, parts: lis
         return grade(course, assignment, submission, seed=seed, parts=parts)
 
 
+def _refused(part: Part, error: SubmissionError) -> list[CheckResult]:
+    """The row of a submission that could not be graded at all: every check failed, with the reason."""
+    return [CheckResult(spec, CHECKS[spec.id].title, 0.0, "failed", str(error)) for spec in part.checks]
+
+
 def audit_entry(course: Course, assignment: Assignment, entry: Entry, seed: int = AUDIT_SEED,
                 folder: Path | None = None) -> AuditRow:
     """Grade ``entry``'s part on a copy of the reference in which its module (or notebook) is replaced,
@@ -340,8 +394,12 @@ def audit_entry(course: Course, assignment: Assignment, entry: Entry, seed: int 
     with contextlib.ExitStack() as stack:
         root = folder or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lora-audit-")))
         _reference_copy(assignment, root, entry)
-        report = _grade_folder(course, assignment, root, [entry.part.id], seed)
-    return AuditRow(entry, report.parts[0].checks, tuple(report.parts[0].notes))
+        make_files(root, entry.files)
+        try:
+            report = _grade_folder(course, assignment, root, [entry.part.id], seed)
+        except SubmissionError as error:
+            return AuditRow(entry, _refused(entry.part, error), (str(error),))
+    return AuditRow(entry, report.parts[0].checks, tuple(report.notes + report.parts[0].notes))
 
 
 @contextlib.contextmanager
@@ -384,8 +442,11 @@ def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int 
     ``MUST_NOT_EXIST`` must not exist. What is found goes to the row's ``problems``. Both submissions
     are graded from folders side by side, as ``course grade-all`` finds them. The exploit's tokens:
     ``@COURSE_ROOT@`` (this repository), ``@PORT@`` (an accomplice answering on 127.0.0.1),
-    ``@VICTIM@`` (the other submission's folder) and ``@SUBMISSIONS@`` (the folder holding both)."""
-    with tempfile.TemporaryDirectory(prefix="lora-exploit-") as tmp, _accomplice() as port:
+    ``@VICTIM@`` (the other submission's folder) and ``@SUBMISSIONS@`` (the folder holding both).
+    Both grades use a temporary folder of their own, which must be empty afterwards, and no cgroup of
+    this grader may be left."""
+    with tempfile.TemporaryDirectory(prefix="lora-exploit-") as tmp, _accomplice() as port, \
+            _private_tempdir(Path(tmp) / "tmp") as scratch:
         submissions = Path(tmp) / "submissions"
         victim, attacker = submissions / "victim", submissions / "attacker"
         _reference_copy(assignment, victim)
@@ -408,7 +469,23 @@ def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int 
         if package_digest(victim / assignment.package) != before:
             problems.append("the files of another submission changed")
         problems += [f"{created} exists after the grade" for created in entry.must_not_exist if os.path.lexists(created)]
+        left = sorted(path.name for path in scratch.iterdir())
+        problems += [f"the grade left {', '.join(left[:5])} in the temporary folder"] if left else []
+        problems += [f"the grade left the cgroups {', '.join(groups)}" for groups in [leftover_cgroups()] if groups]
     return dataclasses.replace(row, problems=tuple(problems))
+
+
+@contextlib.contextmanager
+def _private_tempdir(folder: Path) -> Iterator[Path]:
+    """Make ``folder`` the temporary folder of this process (grades, workers) while the block runs."""
+    folder.mkdir()
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved
+        remove_tree(folder)
 
 
 def render_exploits(rows: list[AuditRow]) -> str:

@@ -26,7 +26,7 @@ from .checks.base import CHECKS
 from .config import Assignment, Course, Part
 from .judge import CheckResult, PlannedCheck, judge_part, not_run
 from .reference import Reference
-from .sandbox import Limits, run_probes
+from .sandbox import Limits, cgroup, run_probes
 from .submission import Submission
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -237,8 +237,10 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cuda_available": gpu_available,
+        "worker_limits": cgroup.describe_here(),
     }
     if gpu_only:
         provenance["only"] = "gpu"
+    left_out = [f"submission: {problem}" for problem in submission.problems]  # files the grader did not read
     return GradeReport(assignment=assignment, submission=submission.label, seed=seed, parts=reports,
-                       seconds=time.monotonic() - started, provenance=provenance, notes=gpu_hint(reports))
+                       seconds=time.monotonic() - started, provenance=provenance, notes=left_out + gpu_hint(reports))

@@ -1,69 +1,75 @@
 """Open a submission (a folder or a .zip) and find the student's package in it.
 
-Zips are extracted safely into a temporary folder: no absolute paths, no ``..``, no links, and limits
-on the number and size of files. Problems are reported as :class:`SubmissionError` with a sentence
-the student or grader can act on.
+Everything is read through :mod:`autograder.untrusted` into a private copy that the grader grades (so
+the submission cannot change while it is graded, and nothing outside it is ever read): the package
+folder and the notebooks beside it, regular files only, with the same limits for a folder as for a zip.
+A file left out (a link, a device, a FIFO, a hard link, a name that is not UTF-8) is listed in
+:attr:`Submission.problems`, one line each, and the report shows them. A submission that cannot be
+graded at all raises :class:`SubmissionError` with a sentence the student or grader can act on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import shutil
+import os
 import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Iterator
 
-MAX_FILES = 2000
-MAX_BYTES = 64 * 1024 * 1024
-IGNORED = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints"}
+from .cleanup import remove_tree
+from .untrusted import MAX_BYTES, MAX_FILES, SKIPPED, Budget, TooLarge, bad_name, copy_file, copy_tree, \
+    extract_zip, open_folder
+
+__all__ = ["IGNORED", "MAX_BYTES", "MAX_FILES", "Submission", "SubmissionError", "open_submission", "package_digest"]
+IGNORED = SKIPPED         # folders never read (make_submission.py leaves out the same caches)
+SEARCH_DEPTH = 4          # the package may lie up to three folders down
+SEARCH_ENTRIES = 20_000   # names looked at while searching for it
 
 
 class SubmissionError(Exception):
-    """The submission cannot be graded at all (missing, unreadable, no package inside)."""
+    """The submission cannot be graded at all (missing, unreadable, too large, no package inside)."""
 
 
 @dataclass(frozen=True)
 class Submission:
-    root: Path       # the folder that contains the package folder
-    label: str       # what the user named, for reports
-    digest: str      # sha256 of the package's files, for seeds and provenance
+    """The validated private copy of a submission: ``root`` holds the package folder and the notebooks
+    that were beside it, and nothing else; read the student's files from there only."""
 
-
-def _extract(archive: Path, target: Path) -> None:
-    try:
-        with zipfile.ZipFile(archive) as bundle:
-            members = bundle.infolist()
-            if len(members) > MAX_FILES:
-                raise SubmissionError(f"{archive} holds {len(members)} files; at most {MAX_FILES} are accepted")
-            if sum(member.file_size for member in members) > MAX_BYTES:
-                raise SubmissionError(f"{archive} unpacks to more than {MAX_BYTES // 2**20} MB")
-            for member in members:
-                name = PurePosixPath(member.filename)
-                if name.is_absolute() or ".." in name.parts or "\\" in member.filename:
-                    raise SubmissionError(f"{archive} contains an unsafe path: {member.filename!r}")
-                if stat.S_ISLNK(member.external_attr >> 16):
-                    raise SubmissionError(f"{archive} contains a symbolic link: {member.filename!r}")
-            bundle.extractall(target)
-    except zipfile.BadZipFile:
-        raise SubmissionError(f"{archive} is not a valid .zip file") from None
+    root: Path                       # the copy: <root>/<package>/..., <root>/<notebook>.ipynb
+    label: str                       # what the user named, for reports
+    digest: str                      # sha256 of every file of the copy (names and contents)
+    problems: tuple[str, ...] = ()   # files left out of the copy, one line each
 
 
 def _find_package(root: Path, package: str) -> Path:
-    """The folder holding ``package/`` (at most three levels down)."""
-    if root.name == package and any(root.glob("*.py")):
+    """The folder holding ``package/`` (at most three levels down), found without following links."""
+    if root.name == package and any(name.endswith(".py") for name in _names(root)):
         return root.parent
-    found = []
-    for depth in range(4):
-        for candidate in root.glob("/".join(["*"] * depth + [package])):
-            if candidate.is_dir() and not IGNORED & set(candidate.relative_to(root).parts) \
-                    and any(candidate.glob("*.py")):
-                found.append(candidate)
+    found, level, seen = [], [root], 0
+    for _ in range(SEARCH_DEPTH):
+        below = []
+        for folder in level:
+            for name in _names(folder):
+                seen += 1
+                if seen > SEARCH_ENTRIES:
+                    raise SubmissionError(f"the submission holds more than {SEARCH_ENTRIES} names; "
+                                          f"submit {package}/ and the notebook only")
+                if name == package and os.path.islink(folder / name):
+                    raise SubmissionError(f"{(folder / name).relative_to(root)} is a symbolic link; "
+                                          f"submit the folder itself")
+                if name in SKIPPED or bad_name(name) or not _is_folder(folder / name):
+                    continue
+                if name == package and any(inner.endswith(".py") for inner in _names(folder / name)):
+                    found.append(folder / name)
+                else:
+                    below.append(folder / name)
         if found:
             break
+        level = below
     if not found:
         raise SubmissionError(f"no {package}/ folder with .py files found in the submission; "
                               f"it must contain {package}/ with your modules (see the README: make a submission)")
@@ -73,11 +79,41 @@ def _find_package(root: Path, package: str) -> Path:
     return found[0].parent
 
 
-def package_digest(package_dir: Path) -> str:
+def _names(folder: Path) -> list[str]:
+    try:
+        with os.scandir(folder) as listing:
+            return sorted(entry.name for entry in listing)
+    except OSError:
+        return []
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def package_digest(folder: Path) -> str:
+    """SHA-256 of every file under ``folder``: relative names and contents, in name order. Names that
+    are not valid UTF-8 are hashed as their bytes (the copy never holds any)."""
     digest = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*.py")):
-        digest.update(str(path.relative_to(package_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(path for path in folder.rglob("*") if path.is_file() and not path.is_symlink()):
+        digest.update(os.fsencode(path.relative_to(folder).as_posix()) + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _copy(root: Path, package: str, copy: Path, budget: Budget, depth: int) -> None:
+    """The package folder (``depth`` folders down in the submission) and the notebooks beside it, from
+    ``root`` into ``copy``."""
+    copy_tree(root / package, copy / package, budget, package, depth=depth)
+    folder = open_folder(root)
+    try:
+        for name in _names(root):
+            if name.endswith(".ipynb"):
+                copy_file(folder, name, copy / name, budget, name)
+    finally:
+        os.close(folder)
 
 
 @contextlib.contextmanager
@@ -86,26 +122,32 @@ def open_submission(path: Path | str, package: str) -> Iterator[Submission]:
     path = Path(path)
     if not path.exists():
         raise SubmissionError(f"{path} does not exist")
-    with tempfile.TemporaryDirectory(prefix="lora-submission-") as tmp:
-        if path.is_file():
-            if path.suffix.lower() != ".zip":
-                raise SubmissionError(f"{path} is neither a folder nor a .zip file")
-            _extract(path, Path(tmp))
-            root = _find_package(Path(tmp), package)
-        else:
-            try:
-                root = _find_package(path.resolve(), package)
-            except PermissionError as error:
-                raise SubmissionError(f"{path} cannot be read: {error.strerror}") from None
-            # A copy would follow a link out of the submission (say, to the solutions on Gradescope).
-            links = [link for link in (root / package).rglob("*") if link.is_symlink()]
-            if links or not (root / package).resolve().is_relative_to(path.resolve()):
-                where = links[0].relative_to(root) if links else package
-                raise SubmissionError(f"{path} contains a symbolic link ({where}); submit plain files")
-            # Grade a private copy so the submission cannot change while it is graded.
-            copy = Path(tmp) / package
-            shutil.copytree(root / package, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            for notebook in root.glob("*.ipynb"):  # the lecture notebook sits next to the package
-                shutil.copyfile(notebook, Path(tmp) / notebook.name)
-            root = Path(tmp)
-        yield Submission(root=root, label=str(path), digest=package_digest(root / package))
+    tmp = Path(tempfile.mkdtemp(prefix="lora-submission-"))
+    try:
+        budget = Budget()
+        try:
+            found = path.resolve()
+            if path.is_file():
+                if path.suffix.lower() != ".zip":
+                    raise SubmissionError(f"{path} is neither a folder nor a .zip file")
+                found = tmp / "unpacked"
+                found.mkdir()
+                extract_zip(path, found, budget)
+                budget = Budget(left_out=budget.left_out)  # the copy reads the unpacked files once more
+            root = _find_package(found, package)
+            _copy(root, package, tmp / "copy", budget, depth=len(root.relative_to(found).parts) + 1)
+        except TooLarge as error:
+            raise SubmissionError(f"{path} cannot be graded: {error}; at most {MAX_FILES} files and "
+                                  f"{MAX_BYTES // 2**20} MB are accepted") from None
+        except UnicodeDecodeError:
+            raise SubmissionError(f"{path} holds a file name that is not valid UTF-8; rename it") from None
+        except (zipfile.BadZipFile, EOFError):
+            raise SubmissionError(f"{path} is not a valid .zip file") from None
+        except ValueError as error:
+            raise SubmissionError(f"{path} cannot be graded: {error}") from None
+        except PermissionError as error:
+            raise SubmissionError(f"{path} cannot be read: {error.strerror}") from None
+        yield Submission(root=tmp / "copy", label=str(path), digest=package_digest(tmp / "copy"),
+                         problems=tuple(budget.left_out))
+    finally:
+        remove_tree(tmp)

@@ -92,3 +92,18 @@ def test_exploit_table_prints_attack_defence_and_points_gained(tmp_path):
     assert "patch builtins" in result.stdout and "1/1 exploits blocked, 0 points gained" in result.stdout
     [row] = json.loads(out.read_text())["exploits"]
     assert row["gained"] == 0 and row["outcome"] == "blocked" and "process isolation" in row["blocked_by"]
+
+
+@pytest.mark.slow   # grades three submissions in fresh processes: CI runs it with `make test-slow`
+def test_hostile_files_cost_the_grading_process_what_a_normal_grade_costs(tmp_path):
+    out = tmp_path / "grader_reads.json"
+    cases = ["reference", "matmul_expanding_results", "matmul_link_to_dev_zero"]
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grader_reads.py"), "--only", *cases,
+                             "--out", str(out)], capture_output=True, text=True, timeout=900, cwd=ROOT / "benchmarks")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads(out.read_text())["cases"]
+    normal = rows["reference"]
+    for name in cases:
+        assert "crash" not in rows[name] and rows[name]["exit"] == 0, rows[name]
+        assert rows[name]["rss_mb"] <= 2 * normal["rss_mb"], (name, rows[name]["rss_mb"], normal["rss_mb"])
+        assert rows[name]["written_mb"] < 100, (name, rows[name]["written_mb"])

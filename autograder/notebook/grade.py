@@ -16,10 +16,10 @@ import hashlib
 import json
 import random
 import shutil
-import tempfile
 from pathlib import Path
 
 from ..checks.base import CHECKS, Outcome
+from ..cleanup import work_folder
 from ..config import Assignment, Part
 from ..judge import CheckResult, PlannedCheck, judge_part
 from ..runtime import tiny_models, transport
@@ -47,8 +47,7 @@ def run_notebook(part: Part, notebook: Path, package_dir: Path, package: str,
     """Run ``notebook`` (beside the package ``package_dir``) in the sandbox with the tiny model and read
     back each question's exported values: ``({question: Outcome}, notes for the report)``. A question
     whose values did not come back gets an outcome that says why, in the grader's words."""
-    with tempfile.TemporaryDirectory(prefix="lora-notebook-") as tmp:
-        workdir = Path(tmp)
+    with work_folder("lora-notebook-") as workdir:  # removed whatever the notebook left in it
         submission, runtime = workdir / "submission", workdir / "runtime"
         if package_dir.is_dir():   # links stay links (never followed here); the sandbox covers what they name
             shutil.copytree(package_dir, submission / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -24,6 +25,9 @@ UNSUPPORTED_KEY = "__unsupported__"
 ALLOWED_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
                   "uint8", "bool")
 MAX_DEPTH = 32
+MAX_RESULT_BYTES = 128 * 1024 * 1024  # one result file, JSON and tensors
+MAX_JSON_BYTES = 16 * 1024 * 1024
+MAX_ITEMS = 1_000_000                 # JSON items the grader parses from one worker (one part)
 
 
 class TransportError(ValueError):
@@ -130,35 +134,105 @@ def _reject_constant(name: str) -> float:
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
 
 
-def _read_file(path: Path, max_bytes: int) -> bytes:
-    """The bytes of ``path``, which must be a regular file of at most ``max_bytes``: the sandbox could
-    have left a symbolic link to a file only the grader may read, or a FIFO that blocks forever, there."""
+class UnsafeFile(TransportError):
+    """A file the grader refuses to read: a link, a device, a FIFO, a socket, a file with several hard
+    links, or one larger than its limit. The message is one line saying which and why."""
+
+
+def read_regular(name: str | Path, max_bytes: int, dir_fd: int | None = None) -> bytes:
+    """The bytes of the regular file ``name`` (relative to ``dir_fd`` when given), at most ``max_bytes``.
+
+    The one way the grader reads a file that a student or a worker could have placed: opened with
+    ``O_NOFOLLOW | O_NONBLOCK`` (a link is refused, a FIFO cannot block), accepted only as a regular file
+    with a single hard link (several names for one file would let a few bytes on disk be read many
+    times), and read with a bounded read, so that a file that grows, or lies about its size (``/proc``,
+    a device reached some other way), is never read past the limit.
+    """
+    shown = os.fsdecode(name).rsplit("/", 1)[-1].encode("utf-8", "backslashreplace").decode()
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
     try:
-        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        handle = os.open(name, flags, dir_fd=dir_fd)
     except OSError as error:
-        raise TransportError(f"cannot open {path.name} ({os.strerror(error.errno or 0)})") from None
-    info = os.fstat(handle)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-        os.close(handle)
+        why = "a symbolic link" if error.errno == 40 else os.strerror(error.errno or 0)
+        raise UnsafeFile(f"cannot open {shown} ({why})") from None
+    try:
+        info = os.fstat(handle)
         if not stat.S_ISREG(info.st_mode):
-            raise TransportError(f"{path.name} is not a regular file")
-        raise TransportError(f"result of {info.st_size} bytes exceeds the limit of {max_bytes} bytes")
-    with os.fdopen(handle, "rb") as stream:
-        return stream.read(max_bytes + 1)
+            raise UnsafeFile(f"{shown} is not a regular file")
+        if info.st_nlink > 1:
+            raise UnsafeFile(f"{shown} has {info.st_nlink} hard links; only files with one name are read")
+        if info.st_size > max_bytes:
+            raise UnsafeFile(f"{shown} holds {info.st_size} bytes, which exceeds the limit of {max_bytes} bytes")
+        chunks, left = [], max_bytes + 1
+        while left > 0 and (chunk := os.read(handle, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        if left <= 0:
+            raise UnsafeFile(f"{shown} holds more bytes than it said, which exceeds the limit of {max_bytes} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(handle)
 
 
-def read(stem: Path, max_bytes: int = 256 * 1024 * 1024) -> Any:
-    """Read and validate what :func:`write` produced. Raises :class:`TransportError` when malformed."""
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    return read_regular(path, max_bytes)
+
+
+class Budget:
+    """What the grader still reads from one worker, across all its result files (one part): ``bytes``
+    on disk and JSON ``items`` (values, keys and containers), so that many files, or hard links to one
+    file, cannot add up to more than one part may send."""
+
+    def __init__(self, max_bytes: int, max_items: int = MAX_ITEMS) -> None:
+        self.max_bytes, self.max_items = max_bytes, max_items
+        self.bytes, self.items = max_bytes, max_items
+
+    def spend(self, size: int, items: int) -> None:
+        self.bytes -= size
+        self.items -= items
+        if self.bytes < 0 or self.items < 0:
+            raise TransportError(f"the results of this part passed the grader's limit of "
+                                 f"{self.max_bytes // 2**20} MB and {self.max_items} JSON items")
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def scan_json(data: bytes, max_items: int, max_depth: int = MAX_DEPTH) -> int:
+    """An upper bound on the number of items in the JSON ``data``, checked against ``max_items`` and its
+    nesting against ``max_depth`` before anything is parsed: a few bytes of ``[],`` each become a Python
+    list of 56 bytes, so the size of a file alone does not bound the memory its parse takes."""
+    items = 1 + sum(data.count(token) for token in (b",", b":", b"[", b"{"))
+    if items > max_items:
+        raise TransportError(f"result of {items} JSON items exceeds the limit of {max_items}")
+    depth = deepest = 0
+    for bracket in b"".join(_BRACKETS.findall(_STRING.sub(b'""', data))):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > max_depth:
+        raise TransportError(f"result nested {deepest} levels deep, over the limit of {max_depth}")
+    return items
+
+
+def read(stem: Path, max_bytes: int = MAX_RESULT_BYTES, budget: Budget | None = None) -> Any:
+    """Read and validate what :func:`write` produced. Raises :class:`TransportError` when malformed or
+    over a limit: ``max_bytes`` for this result, and what is left of ``budget`` (the part's)."""
     json_path = stem.with_suffix(".json")
     tensor_path = stem.with_suffix(".safetensors")
-    json_bytes = _read_file(json_path, max_bytes)
+    if budget is not None:
+        max_bytes = min(max_bytes, max(0, budget.bytes))
+    json_bytes = _read_file(json_path, min(max_bytes, MAX_JSON_BYTES))
     tensor_bytes = _read_file(tensor_path, max_bytes - len(json_bytes)) if os.path.lexists(tensor_path) else None
     total = len(json_bytes) + len(tensor_bytes or b"")
     if total > max_bytes:
         raise TransportError(f"result of {total} bytes exceeds the limit of {max_bytes} bytes")
+    items = scan_json(json_bytes, budget.items if budget is not None else MAX_ITEMS)
+    if budget is not None:
+        budget.spend(total, items)
     try:
         structure = json.loads(json_bytes.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise TransportError(f"malformed JSON: {error}") from None
     tensors: dict[str, Any] = {}
     if tensor_bytes is not None:

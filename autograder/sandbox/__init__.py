@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,15 +25,18 @@ from pathlib import Path
 from typing import Callable
 
 from ..checks.base import Outcome, ProbeCall
+from ..cleanup import remove_tree, work_folder
 from ..runtime import transport
+from . import cgroup
 from .bound import Grants
 from .watch import WatchedInputs
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 GRADER_PACKAGE = __name__.split(".")[0]
-SHARED_WRITABLE = (Path("/var/tmp"), Path("/run/lock"))
+SHARED_WRITABLE = (Path("/tmp"), Path("/var/tmp"), Path("/run/lock"))  # /tmp too where the grader uses another
 OUTPUT_KEPT = 16 * 1024
+LAUNCH_REPORT_BYTES = 60 * 1024  # less than a pipe holds: the launcher never blocks writing it
 # As root the worker runs as a uid and gid of its own, far above any account's: the grading process's pid
 # (unique among live processes, below 2**22) and a counter make it unique among running workers.
 WORKER_ID_BASE = 1_000_000_000
@@ -56,6 +58,8 @@ class Limits:
     open_files: int = 256
     disk_mb: int = 512                 # all files in its work folder's out/ and scratch/ together
     disk_files: int = 10_000
+    disk_depth: int = 64               # folders below out/ or scratch/ (deeper ones would hide from the watch)
+    read_mb: int = transport.MAX_RESULT_BYTES // 2**20  # all result files of a part together, as the grader reads them
     gpu: bool = False                  # a CUDA build of torch: limit writable memory, not address space
 
 
@@ -154,16 +158,19 @@ def _hand_over(workdir: Path, worker: int | None, readable: tuple[str, ...]) -> 
     workdir.chmod(0o750)
 
 
-def _writable(workdir: Path, worker: int | None, fresh: bool = False) -> None:
+def _writable(workdir: Path, worker: int | None, fresh: bool = False) -> list[str]:
     """Create the worker's ``out/`` and ``scratch/`` (``fresh``: an empty ``out/`` again, whatever files,
-    folders or links the last launch left in it), owned by the worker when it has an id of its own."""
-    if fresh:
-        shutil.rmtree(workdir / "out", ignore_errors=True)
+    folders or links the last launch left in it), owned by the worker when it has an id of its own.
+    Returns what could not be removed of the last ``out/`` (moved aside, so it is never read again)."""
+    left = remove_tree(workdir / "out") if fresh else []
+    if left:
+        os.rename(workdir / "out", workdir / f"out-left-{time.monotonic_ns()}")
     for name in ("out",) if fresh else ("out", "scratch"):
         (workdir / name).mkdir()
         if worker is not None:
             os.chown(workdir / name, worker, worker)
             (workdir / name).chmod(0o700)
+    return [f"could not remove all the worker left in out/: {', '.join(left[:3])}"] if left else []
 
 
 def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path], worker: int | None,
@@ -196,16 +203,59 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
                    "file_mb": limits.file_mb, "processes": limits.processes, "open_files": limits.open_files,
                    "gpu": limits.gpu},
     }
-    return subprocess.Popen([sys.executable, "-I", str(LAUNCHER), json.dumps(config)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=workdir)
+    # The configuration goes through a pipe and the launcher's report comes back through another: neither
+    # is a file or an argument the worker could read (they name the hidden paths, the repository among them).
+    report_read, report_write = os.pipe()
+    config["report_fd"] = report_write
+    group = cgroup.create(limits.memory_mb, limits.processes)
+    config["cgroups"] = group.procs if isinstance(group, cgroup.WorkerGroup) else []
+    try:
+        process = subprocess.Popen([sys.executable, "-I", str(LAUNCHER)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                   cwd=workdir, pass_fds=(report_write,))
+    finally:
+        os.close(report_write)
+    process.launch_report = report_read  # type: ignore[attr-defined]
+    process.cgroup = group  # type: ignore[attr-defined]
+    try:
+        process.stdin.write(json.dumps(config).encode())
+        process.stdin.close()
+    except OSError:
+        pass
+    return process
 
 
-def _read_outcome(stem: Path) -> Outcome | None:
+def launch_report(process: subprocess.Popen) -> dict:
+    """What the launcher of the ended ``process`` enforced (namespaces, hidden paths, uid, problems)."""
+    handle = process.launch_report  # type: ignore[attr-defined]
+    try:
+        os.set_blocking(handle, False)
+        data = os.read(handle, LAUNCH_REPORT_BYTES + 1)
+        report = json.loads(data) if len(data) <= LAUNCH_REPORT_BYTES else None
+    except (OSError, ValueError):
+        report = None
+    finally:
+        os.close(handle)
+    if not isinstance(report, dict) or not isinstance(report.get("problems"), list):
+        report = {"problems": ["the launcher did not report"]}
+    group = process.cgroup  # type: ignore[attr-defined]
+    if isinstance(group, cgroup.WorkerGroup):
+        report["limits"] = group.describe()
+        if killed := group.oom_kills():
+            report["problems"].append(f"the processes of your code together passed {group.memory_mb} MB, the "
+                                      f"memory limit of the whole worker tree; the kernel stopped {killed}")
+        report["problems"] += group.close()
+    else:
+        report["limits"] = group
+    return report
+
+
+def _read_outcome(stem: Path, budget: transport.Budget | None = None) -> Outcome | None:
+    """The outcome the worker left at ``stem``, within what is left of the part's ``budget``."""
     if not os.path.lexists(stem.with_suffix(".json")):  # a link is read, and refused, by the transport
         return None
     try:
-        data = transport.read(stem)
+        data = transport.read(stem, budget=budget)
     except (transport.TransportError, OSError) as error:
         return Outcome(ok=False, missing=f"the grader could not read the result ({error})")
     if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
@@ -219,20 +269,27 @@ def _read_outcome(stem: Path) -> Outcome | None:
 
 
 def _disk_used(workdir: Path, limits: Limits) -> bool:
-    """Whether the worker's writable folders hold more than ``limits`` allow (bytes or files). RLIMIT_FSIZE
-    bounds each file, not how many it writes, so the grader watches the total while the worker runs."""
+    """Whether the worker's writable folders hold more than ``limits`` allow (bytes, files, or folders
+    deeper than ``limits.disk_depth`` or closed to the grader, which would hide what lies below them).
+    RLIMIT_FSIZE bounds each file, not how many it writes, so the grader watches the total while the
+    worker runs."""
     budget, files = limits.disk_mb * 1024 * 1024, 0
-    folders = [workdir / "out", workdir / "scratch"]
+    folders = [(workdir / "out", 0), (workdir / "scratch", 0)]
     while folders:
+        folder, depth = folders.pop()
+        if depth > limits.disk_depth:
+            return True
         try:
-            entries = list(os.scandir(folders.pop()))
-        except OSError:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
             continue
+        except OSError:
+            return depth > 0  # a folder it closed or buried past PATH_MAX
         for entry in entries:
             files += 1
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    folders.append(Path(entry.path))
+                    folders.append((Path(entry.path), depth + 1))
                 else:
                     budget -= entry.stat(follow_symlinks=False).st_blocks * 512
             except OSError:
@@ -288,7 +345,7 @@ def _supervise(process: subprocess.Popen, seconds: float, workdir: Path, limits:
 def _why_it_stopped(returncode: int | None, stopped: str | None, limits: Limits) -> str:
     if stopped == "disk":
         return (f"the process running your code was stopped: it wrote more than {limits.disk_mb} MB "
-                f"or {limits.disk_files} files")
+                f"or {limits.disk_files} files, or folders more than {limits.disk_depth} deep")
     if stopped:
         return f"your code did not finish within this part's time budget of {limits.wall_seconds:g} s (an infinite loop?)"
     signal_number = returncode - 128 if returncode and returncode > 128 else (-returncode if returncode and returncode < 0 else 0)
@@ -317,8 +374,9 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
     output = bytearray()
     start = 0
     worker = worker_identity()
-    with tempfile.TemporaryDirectory(prefix="lora-grade-") as tmp:
-        workdir = Path(tmp)
+    budget = transport.Budget(limits.read_mb * 2**20)
+    cleanup: list[str] = []
+    with work_folder("lora-grade-", cleanup) as workdir:
         _prepare(workdir, submission, package, worker)
         inputs = WatchedInputs(calls, workdir / "inputs")  # written by the grader, read-only to the worker
         grants = Grants(calls, workdir, worker, own_uid=worker not in (None, NOBODY))
@@ -331,7 +389,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             remaining = limits.wall_seconds - (time.monotonic() - started)
             if remaining <= 0.5:
                 break
-            _writable(workdir, worker, fresh=True)  # whatever an earlier launch left there goes
+            cleanup += _writable(workdir, worker, fresh=True)  # whatever an earlier launch left there goes
             end = grants.end(start)
             transport.write(workdir / "job", {"package": package, "module": single, "start": start, "end": end,
                                               "probes": probes})
@@ -340,13 +398,14 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             drain, stopped = _supervise(process, remaining, workdir, limits, grants.poll)
             output += drain.kept[: OUTPUT_KEPT - len(output)]
             report.output_bytes += drain.total
+            isolation = launch_report(process)
             if report.launches == 1:
-                try:
-                    report.isolation = json.loads((workdir / "launch.json").read_text())
-                except (OSError, ValueError):
-                    report.isolation = {"problems": ["the launcher did not report"]}
+                report.isolation = isolation
+            else:  # a later launch may hit a limit the first did not
+                report.isolation["problems"] += [problem for problem in isolation["problems"]
+                                                 if problem not in report.isolation["problems"]]
 
-            imported = _read_outcome(workdir / "out" / "import")
+            imported = _read_outcome(workdir / "out" / "import", budget)
             if imported is None or not imported.ok:
                 reason = _why_it_stopped(process.returncode, stopped, limits)
                 report.import_error = (imported.error if imported is not None and imported.error else
@@ -354,7 +413,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                                         "message": f"importing {package}.{module} failed: {reason}"})
                 break
             for index in range(start, end):
-                outcomes[index] = _read_outcome(workdir / "out" / f"{index:04d}")
+                outcomes[index] = _read_outcome(workdir / "out" / f"{index:04d}", budget)
                 if outcomes[index] is None:
                     outcomes[index] = Outcome(ok=False, missing=_why_it_stopped(process.returncode, stopped, limits))
                     start = max(index + 1, resume_at[index])
@@ -364,8 +423,10 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                     break
             else:
                 start = end
-        inputs.observe(outcomes)
-        grants.observe(outcomes)   # whether, and how, the grader limited the worker before a bounded call  # what the kernel saw the worker open, whatever its code reports
+        inputs.observe(outcomes)  # what the kernel saw the worker open, whatever its code reports
+        grants.observe(outcomes)  # whether, and how, the grader limited the worker before a bounded call
+    if cleanup:
+        report.isolation.setdefault("problems", []).extend(cleanup)
     report.seconds = time.monotonic() - started
     report.output = output.decode("utf-8", errors="replace")
     if report.import_error is not None:

@@ -7,12 +7,11 @@ and capped the same way, and everything it left behind killed when it ends or ru
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import (OUTPUT_KEPT, Limits, _hand_over, _launch, _supervise, _why_it_stopped, _writable,
+from . import (OUTPUT_KEPT, Limits, _hand_over, _launch, _supervise, _why_it_stopped, _writable, launch_report,
                worker_identity)
 
 
@@ -40,10 +39,7 @@ def run_command(workdir: Path, code: str, limits: Limits, hide: list[Path], read
     _hand_over(workdir, worker, readable)
     process = _launch(workdir, limits, limits.wall_seconds, hide, worker, code=code, env=env, loopback=loopback)
     drain, stopped = _supervise(process, limits.wall_seconds, workdir, limits)  # the kernel dies with it too
-    try:
-        isolation = json.loads((workdir / "launch.json").read_text())
-    except (OSError, ValueError):
-        isolation = {"problems": ["the launcher did not report"]}
+    isolation = launch_report(process)
     failed = stopped is not None or process.returncode != 0
     return CommandReport(returncode=process.returncode, timed_out=stopped == "time",
                          output=bytes(drain.kept[:OUTPUT_KEPT]).decode("utf-8", errors="replace"),

@@ -1,8 +1,10 @@
 """Start the sandboxed worker: namespaces, hidden paths, resource limits, no privileges, then exec.
 
-Run as ``python -I launcher.py CONFIG_JSON`` by :mod:`autograder.sandbox` in a fresh, single-threaded
-process (which is why this is a script and not a ``preexec_fn``). It imports nothing outside the
-standard library. What it manages to enforce is written to ``<workdir>/launch.json`` for the report.
+Run as ``python -I launcher.py`` by :mod:`autograder.sandbox` in a fresh, single-threaded process (which
+is why this is a script and not a ``preexec_fn``), its configuration as JSON on stdin. It imports nothing
+outside the standard library. What it manages to enforce is written as JSON to the pipe ``report_fd``
+for the report, which is closed before the worker starts: the worker finds neither in its files, its
+arguments or its descriptors (they name the hidden paths).
 
 Where the kernel allows it (as root, or through an unprivileged user namespace) the worker gets:
   * its own mount namespace in which every hidden path (solutions, hidden checks, the rest of the
@@ -225,10 +227,27 @@ def _set_limits(limits: dict) -> None:
         resource.setrlimit(getattr(resource, name), (soft, hard))
 
 
+def _fitting(report: dict, most: int = 60 * 1024) -> dict:
+    """``report`` small enough for the pipe (the grader reads it once the worker ended)."""
+    while len(json.dumps(report)) > most and report["hidden"]:
+        report["hidden"] = report["hidden"][: len(report["hidden"]) // 2]
+    return report
+
+
 def main() -> None:
-    config = json.loads(sys.argv[1])
+    config = json.loads(sys.stdin.buffer.read(1 << 20))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # the worker's stdin: nothing
+    os.close(null)
+    problems = []
+    for procs in config.get("cgroups", []):  # the whole worker tree's memory and tasks, where the grader made one
+        try:
+            with open(procs, "w") as handle:
+                handle.write(str(os.getpid()))
+        except OSError as error:
+            problems.append(f"could not join the cgroup {os.path.dirname(procs)} ({error.strerror})")
     report: dict = {"namespaces": None, "hidden": [], "capabilities_dropped": False, "uid": os.getuid(),
-                    "problems": []}
+                    "problems": problems}
     user = config.get("user") if os.geteuid() == 0 else None
     limits = dict(config["limits"])
     limits["processes"] += _tasks_of(user["uid"] if user else os.getuid())
@@ -239,6 +258,7 @@ def main() -> None:
     if report["namespaces"]:
         child = os.fork()
         if child:  # outside the new PID namespace: wait for the worker and pass on how it ended
+            os.close(config["report_fd"])  # the child reports
             # the grader stops a worker that ran out of time with SIGTERM here, so that it is still reaped
             signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
             _, status = os.waitpid(child, 0)
@@ -253,8 +273,7 @@ def main() -> None:
                 _loopback_up()
             except OSError as error:
                 report["problems"].append(f"loopback not up ({error.strerror or error})")
-    # opened while still privileged: the work folder itself is not writable to the worker's uid
-    with open(os.path.join(config["workdir"], "launch.json"), "w") as handle:
+    with os.fdopen(config["report_fd"], "w") as handle:  # closed before the worker starts
         try:
             if report["namespaces"] or os.geteuid() == 0:
                 _drop_privileges(user)
@@ -263,7 +282,7 @@ def main() -> None:
         except OSError as error:
             report["problems"].append(f"could not drop privileges fully ({error})")
         _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-        json.dump(report, handle)
+        json.dump(_fitting(report), handle)
     _set_limits(limits)
     os.chdir(config["cwd"])
     os.execve(config["argv"][0], config["argv"], config["env"])
