@@ -20,6 +20,7 @@ from .release import ReleaseError, build_material, build_release, drifted_files,
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # Run this CLI in a fresh interpreter from a given copy of the grader: ``python -I -c CLI_BOOT ROOT ARGS``.
+SLURM_OPTIONS = ("partition", "gpu_partition", "time", "mem", "cpus_per_task")
 CLI_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from autograder.cli import main; sys.exit(main())"
 
 
@@ -100,9 +101,27 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     out = Path(args.out)
+    cluster = {name: getattr(args, name) for name in SLURM_OPTIONS}
+    if args.backend != "slurm" and any(value is not None for value in cluster.values()):
+        given = next(name for name, value in cluster.items() if value is not None)
+        raise UsageError(f"--{given.replace('_', '-')} is an option of --backend slurm")
     try:
-        summary = grade_all(course, assignment, Path(args.submissions), out, jobs=args.jobs, force=args.force,
-                            parts=args.part)
+        if args.backend == "slurm":
+            from .config import slurm_setting_problem
+            from .slurm import SlurmError, grade_all_slurm, settings
+
+            for name, value in cluster.items():
+                problem = slurm_setting_problem(name, value) if value is not None else None
+                if problem:
+                    raise UsageError(f"--{name.replace('_', '-')} {problem}")
+            try:
+                summary = grade_all_slurm(course, assignment, Path(args.submissions), out,
+                                          settings(course, **cluster), force=args.force, parts=args.part)
+            except SlurmError as error:
+                raise UsageError(str(error)) from None
+        else:
+            summary = grade_all(course, assignment, Path(args.submissions), out, jobs=args.jobs, force=args.force,
+                                parts=args.part)
     except GradebookError as error:
         raise UsageError(str(error)) from None
     except KeyboardInterrupt:
@@ -324,6 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade_all.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     grade_all.add_argument("--force", action="store_true", help="regrade submissions that have results already")
     grade_all.add_argument("--part", action="append", help="grade only this part (repeatable)")
+    grade_all.add_argument("--backend", choices=["local", "slurm"], default="local",
+                           help="local: a process pool on this machine (default); slurm: a job array per tier "
+                                "through sbatch (run it on the cluster's login node)")
+    slurm = grade_all.add_argument_group("--backend slurm (defaults: cluster: of course.yml)")
+    slurm.add_argument("--partition", help="partition of the CPU tier")
+    slurm.add_argument("--gpu-partition", help="partition of the GPU tier (--gres=gpu:1)")
+    slurm.add_argument("--time", help="time limit of each task (minutes, or [days-]hours:minutes:seconds)")
+    slurm.add_argument("--mem", help="memory of each task (e.g. 16G)")
+    slurm.add_argument("--cpus-per-task", type=int, help="CPUs of each task")
     grade_all.set_defaults(run=cmd_grade_all)
 
     report = commands.add_parser("report", help="per-part statistics of a gradebook and a PNG of histograms")

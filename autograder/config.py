@@ -6,6 +6,7 @@ them all at once; nothing here raises a bare traceback at a user.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,41 @@ class PersonaSettings:
         return None
 
 
+@dataclass(frozen=True)
+class ClusterSettings:
+    """``cluster:`` of course.yml: the defaults of ``course grade-all --backend slurm`` (``None``: the
+    cluster's own default, or for ``time`` the grader's per-submission timeout)."""
+
+    partition: str | None = None        # CPU tier
+    gpu_partition: str | None = None    # GPU tier (--gres=gpu:1)
+    time: str | None = None             # Slurm's formats: minutes, [days-]hours:minutes:seconds, ...
+    mem: str | None = None              # e.g. 16G
+    cpus_per_task: int | None = None
+
+
+# sbatch --time: "minutes", "minutes:seconds", "hours:minutes:seconds", "days-hours[:minutes[:seconds]]"
+SLURM_TIME = re.compile(r"\d+(:\d{1,2}){0,2}|\d+-\d+(:\d{1,2}){0,2}")
+SLURM_MEMORY = re.compile(r"\d+[KMGT]?")
+
+
+def slurm_setting_problem(name: str, value: object) -> str | None:
+    """Why ``value`` is not a valid ``cluster.<name>`` (or ``--<name>`` of grade-all), or ``None``."""
+    if name in ("partition", "gpu_partition"):
+        ok = isinstance(value, str) and re.fullmatch(r"[\w.-]+(,[\w.-]+)*", value) is not None
+        return None if ok else f"must be a partition name (letters, digits, '_', '-', '.'), got {value!r}"
+    if name == "time":
+        ok = isinstance(value, (str, int)) and not isinstance(value, bool) and SLURM_TIME.fullmatch(str(value))
+        return None if ok else (f"must be a Slurm time limit (minutes, or [days-]hours:minutes:seconds), "
+                                f"got {value!r}")
+    if name == "mem":
+        ok = isinstance(value, (str, int)) and not isinstance(value, bool) and SLURM_MEMORY.fullmatch(str(value))
+        return None if ok else f"must be a memory size like 16G or 8000M, got {value!r}"
+    if name == "cpus_per_task":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return None if ok else f"must be a whole number greater than 0, got {value!r}"
+    return "unknown setting"
+
+
 TRAINING_DEFAULTS = {"r": 8, "alpha": 16, "dropout": 0.05, "steps": 150, "lr": 5e-4, "batch_size": 4,
                      "max_length": 128, "seed": 0, "held_out": 0.1}
 
@@ -118,6 +154,7 @@ class Course:
     short: str
     assignments: dict[str, Assignment]
     persona: PersonaSettings | None = None
+    cluster: ClusterSettings = ClusterSettings()
 
     def assignment(self, assignment_id: str | None = None) -> Assignment:
         """The named assignment, or the only one when ``assignment_id`` is ``None``."""
@@ -193,7 +230,7 @@ def load_course(path: Path | str, known_checks: set[str] | None = None) -> Cours
 
     read = _Reader()
     root = path.parent
-    top = read.mapping(data, "(top level)", {"course", "assignments", "persona"}, {"course", "assignments"})
+    top = read.mapping(data, "(top level)", {"course", "assignments", "persona", "cluster"}, {"course", "assignments"})
     course = read.mapping(top.get("course", {}), "course", {"name", "short"}, {"name"})
     name = read.text(course, "name", "course")
     short = read.text(course, "short", "course", default="course")
@@ -208,9 +245,26 @@ def load_course(path: Path | str, known_checks: set[str] | None = None) -> Cours
     if not isinstance(raw_assignments, dict):
         read.problems.append(f"assignments: must be a mapping, got {type(raw_assignments).__name__}")
     persona = _load_persona(read, root, top["persona"]) if "persona" in top else None
+    cluster = _load_cluster(read, top["cluster"]) if "cluster" in top else ClusterSettings()
     if read.problems:
         raise ConfigError(path, read.problems)
-    return Course(path=path, root=root, name=name, short=short, assignments=assignments, persona=persona)
+    return Course(path=path, root=root, name=name, short=short, assignments=assignments, persona=persona,
+                  cluster=cluster)
+
+
+def _load_cluster(read: _Reader, raw: Any) -> ClusterSettings:
+    names = set(ClusterSettings.__dataclass_fields__)
+    data = read.mapping(raw, "cluster", names, set())
+    values = {}
+    for name, value in data.items():
+        if name not in names or value is None:
+            continue
+        problem = slurm_setting_problem(name, value)
+        if problem:
+            read.problems.append(f"cluster.{name}: {problem}")
+        else:
+            values[name] = value if name == "cpus_per_task" else str(value)
+    return ClusterSettings(**values)
 
 
 def _load_assignment(read: _Reader, root: Path, assignment_id: str, raw: Any,

@@ -5,7 +5,8 @@ one grade is, so a submission that crashes, hangs or floods its output (which th
 contains) or a grader failure on one submission changes nothing for the others. Its Gradescope
 results are written atomically to ``<gradebook stem>-results/<name>.json`` as soon as it finishes;
 the CSV is rebuilt from those files after every submission. A rerun after a crash or ``kill -9``
-grades only the submissions without results (``force`` regrades them all).
+grades only the submissions without results (``force`` regrades them all). The Slurm backend
+(:mod:`autograder.slurm`) runs the same unit, one ``course grade`` per submission, as tasks of a job array.
 """
 
 from __future__ import annotations
@@ -107,15 +108,17 @@ def is_done(data: dict | None, parts: list[str]) -> bool:
     return "error" in extra or set(parts) <= set(extra.get("parts") or {})
 
 
-def grade_command(course: Course, assignment: Assignment, entry: Entry, out: Path, parts: list[str]) -> list[str]:
-    """``course grade`` for one submission, in a fresh interpreter running this very grader."""
+def grade_command(course: Course, assignment: Assignment, entry: Entry, out: Path, parts: list[str],
+                  hide: tuple[Path, ...] = (), only_gpu: bool = False) -> list[str]:
+    """``course grade`` for one submission, in a fresh interpreter running this very grader; ``hide``:
+    more folders its worker must not see, ``only_gpu``: the GPU checks alone."""
     from .cli import cli_command
 
-    options = [option for part in parts for option in ("--part", part)]
+    options = [option for part in parts for option in ("--part", part)] + (["--only", "gpu"] if only_gpu else [])
     # The student's code sees neither the other submissions nor anyone's results.
-    hide = ("--hide", str(entry.path.parent.resolve()), "--hide", str(out.parent.resolve()))
+    folders = (entry.path.parent.resolve(), out.parent.resolve(), *(Path(path).resolve() for path in hide))
     return cli_command("--course", str(course.path), "--assignment", assignment.id, "grade", str(entry.path),
-                       "--out", str(out), *options, *hide)
+                       "--out", str(out), *options, *(option for path in folders for option in ("--hide", str(path))))
 
 
 def grade_timeout(assignment: Assignment) -> float:
@@ -124,26 +127,34 @@ def grade_timeout(assignment: Assignment) -> float:
     return 2 * sum(part.time_budget for part in assignment.parts) + 300
 
 
+def record_outcome(out: Path, returncode: int | None, stderr: str, failure: str | None = None) -> str | None:
+    """How one ``course grade`` ended, as the gradebook records it: ``None`` when it wrote results to ``out``;
+    else the error, also written to ``out`` as a row: a submission that cannot be graded (exit code 2 and
+    ``course: error: ...``, the same on a rerun) or a grader failure (retried on the next run). ``failure``
+    says why the process did not finish at all (a timeout, a cancelled task)."""
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    if failure is not None:
+        message, kind = failure, GRADER_ERROR
+    elif returncode == 0 and read_results(out) is not None:
+        return None
+    elif returncode == 2 and last.startswith("course: error: "):
+        message, kind = last[len("course: error: "):], SUBMISSION_ERROR
+    else:
+        message, kind = f"the grader failed on this submission (exit code {returncode}): {last}", GRADER_ERROR
+    data = error_results(message)
+    data["extra_data"]["error_kind"] = kind
+    write_json(out, data)
+    return message
+
+
 def grade_one(course: Course, assignment: Assignment, entry: Entry, out: Path, parts: list[str]) -> str | None:
     """Grade ``entry`` into ``out``; returns ``None`` on success, else the error (also written to ``out``)."""
     try:
         result = subprocess.run(grade_command(course, assignment, entry, out, parts), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=grade_timeout(assignment))
     except subprocess.TimeoutExpired:
-        message, kind = f"grading did not finish within {grade_timeout(assignment):g} s", GRADER_ERROR
-    else:
-        stderr = result.stderr.decode("utf-8", errors="replace").strip()
-        last = stderr.splitlines()[-1] if stderr else ""
-        if result.returncode == 0 and read_results(out) is not None:
-            return None
-        if result.returncode == 2 and last.startswith("course: error: "):
-            message, kind = last[len("course: error: "):], SUBMISSION_ERROR
-        else:
-            message, kind = f"the grader failed on this submission (exit code {result.returncode}): {last}", GRADER_ERROR
-    data = error_results(message)
-    data["extra_data"]["error_kind"] = kind
-    write_json(out, data)
-    return message
+        return record_outcome(out, None, "", f"grading did not finish within {grade_timeout(assignment):g} s")
+    return record_outcome(out, result.returncode, result.stderr.decode("utf-8", errors="replace"))
 
 
 def gradebook_rows(assignment: Assignment, entries: list[Entry], folder: Path) -> list[dict]:
@@ -182,11 +193,12 @@ def write_gradebook(assignment: Assignment, rows: list[dict], path: Path) -> Non
     write_atomic(path, text.getvalue())
 
 
-def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebook: Path, jobs: int = 1,
-              force: bool = False, parts: list[str] | None = None,
-              log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> Summary:
-    """Grade every submission in ``submissions`` ``jobs`` at a time into ``gradebook`` (CSV) and the
-    results folder beside it; submissions with results already are kept unless ``force``."""
+def start_class(assignment: Assignment, submissions: Path, gradebook: Path, force: bool, parts: list[str] | None,
+                log: Callable[[str], None], done: Callable[[dict | None, list[str]], bool] = is_done,
+                ) -> tuple[list[Entry], list[Entry], Summary]:
+    """What every backend does first: find the submissions, keep those graded before (``done``; all are
+    regraded with ``force``), say so, and write the gradebook of what is there; returns every entry,
+    those to grade, and the summary so far."""
     entries, skipped = find_submissions(submissions)
     parts = list(parts or [part.id for part in assignment.parts])
     folder = results_folder(gradebook)
@@ -194,7 +206,7 @@ def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebo
     summary = Summary(skipped=skipped)
     todo = []
     for entry in entries:
-        if not force and is_done(read_results(folder / f"{entry.name}.json"), parts):
+        if not force and done(read_results(folder / f"{entry.name}.json"), parts):
             summary.reused.append(entry.name)
         else:
             todo.append(entry)
@@ -203,7 +215,24 @@ def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebo
     if summary.reused:
         log(f"{len(summary.reused)} submissions already graded in {folder} (--force regrades them)")
     write_gradebook(assignment, gradebook_rows(assignment, entries, folder), gradebook)
-    bar = _progress_bar(len(todo))
+    return entries, todo, summary
+
+
+def finished_line(number: int, total: int, name: str, error: str | None, data: dict, seconds: float) -> str:
+    """The line a backend prints when a submission is done."""
+    outcome = f"error: {error}" if error else f"{fmt_points(data.get('score', 0))} / {fmt_points(data.get('max_score', 0))}"
+    return f"[{number}/{total}] {name}: {outcome} ({seconds:.1f} s)"
+
+
+def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebook: Path, jobs: int = 1,
+              force: bool = False, parts: list[str] | None = None,
+              log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> Summary:
+    """Grade every submission in ``submissions`` ``jobs`` at a time into ``gradebook`` (CSV) and the
+    results folder beside it; submissions with results already are kept unless ``force``."""
+    entries, todo, summary = start_class(assignment, submissions, gradebook, force, parts, log)
+    parts = list(parts or [part.id for part in assignment.parts])
+    folder = results_folder(gradebook)
+    bar = progress_bar(len(todo))
 
     def run(entry: Entry) -> tuple[Entry, str | None, float]:
         started = time.monotonic()
@@ -220,9 +249,7 @@ def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebo
             if error is not None:
                 summary.errors[entry.name] = error
             data = read_results(folder / f"{entry.name}.json") or {}
-            outcome = f"error: {error}" if error else f"{fmt_points(data.get('score', 0))} / " \
-                                                      f"{fmt_points(data.get('max_score', 0))}"
-            line = f"[{number}/{len(todo)}] {entry.name}: {outcome} ({seconds:.1f} s)"
+            line = finished_line(number, len(todo), entry.name, error, data, seconds)
             if bar is None:
                 log(line)
             else:
@@ -237,7 +264,7 @@ def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebo
     return summary
 
 
-def _progress_bar(total: int):
+def progress_bar(total: int):
     """A tqdm progress bar on stderr when it is a terminal, else ``None`` (logs get a line each)."""
     if not total or not sys.stderr.isatty():
         return None

@@ -13,7 +13,6 @@ import os
 import platform
 import random
 import secrets
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from .checks.base import CHECKS
 from .config import Assignment, Course, Part
 from .judge import CheckResult, PlannedCheck, judge_part, not_run
 from .reference import Reference
-from .sandbox import Limits, cgroup, run_probes
+from .sandbox import Limits, cgroup, policy, run_probes
 from .submission import Submission
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -121,26 +120,8 @@ def checks_digest(course: Course) -> str:
 
 
 def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
-    """What the sandboxed worker must not see: the whole course repository (solutions, hidden checks,
-    tests) except the Python environment that runs it, plus the grader package wherever installed, and
-    the folder that holds the repository (other checkouts or courses beside it; the launcher still
-    shows the Python environment inside it)."""
-    keep = {Path(sys.prefix).resolve()}
-    paths = [entry for entry in sorted(course.root.iterdir()) if entry.resolve() not in keep]
-    for extra in (PACKAGE_DIR, assignment.solution.resolve()):
-        if not any(extra == path or path in extra.parents for path in paths):
-            paths.append(extra)
-    if course.root.resolve().parent != Path("/"):
-        paths.append(course.root.resolve().parent)
-    return paths
-
-
-def hideable(path: Path) -> bool:
-    """Whether the worker can do without ``path``: not the temporary folder it runs in, nor an
-    ancestor of it or of the Python environment that runs it."""
-    path = Path(path).resolve()
-    needed = (Path(tempfile.gettempdir()).resolve(), Path(sys.prefix).resolve())
-    return not any(path == folder or path in folder.parents for folder in needed)
+    """What the sandboxed worker must not see of this course (see :func:`.sandbox.policy.course_hidden`)."""
+    return policy.course_hidden(course.root, assignment.solution)
 
 
 def grade_notebook_part(part: Part, submission: Submission, assignment: Assignment, seed: int,
@@ -215,14 +196,14 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
 
     ``gpu_only`` grades the GPU checks alone (the parts without any are left out); ``hide_also`` adds
     paths the sandboxed worker must not see, such as the folder the results are written to or the other
-    submissions of a class (ignored where the worker needs them, see :func:`hideable`).
+    submissions of a class (ignored where the worker needs them, see :func:`.sandbox.policy.hideable`).
     """
     started = time.monotonic()
     seed = submission_seed(course, assignment, submission) if seed is None else seed
     reference = Reference(assignment.solution, assignment.package)
     # the worker grades a copy; the folder the submission came from holds the other submissions
     hide = hidden_paths(course, assignment) + [Path(submission.label).resolve().parent] \
-        + [Path(path) for path in hide_also if hideable(Path(path))]
+        + [Path(path) for path in hide_also if policy.hideable(Path(path))]
     gpu_available = torch.cuda.is_available()
     reports = []
     for part in assignment.parts:

@@ -100,3 +100,15 @@ def test_a_notebook_part_needs_no_module_but_an_existing_notebook(tmp_path):
     found = problems(tmp_path, mutate)
     assert any("parts[6].notebook: missing.ipynb does not exist" in p for p in found)
     assert any("no hidden check named 'notebook/q99_nothing'" in p for p in found)
+
+
+def test_the_cluster_section_is_validated(tmp_path):
+    assert load_course(ROOT / "course.yml").cluster.gpu_partition == "gpu"
+
+    def mutate(data):
+        data["cluster"] = {"partition": "a b", "time": "forever", "mem": "lots", "cpus_per_task": 0, "nodes": 3}
+    found = problems(tmp_path, mutate)
+    for key, reason in (("partition", "must be a partition name"), ("time", "must be a Slurm time limit"),
+                        ("mem", "must be a memory size"), ("cpus_per_task", "must be a whole number"),
+                        ("nodes", "unknown key")):
+        assert any(p.startswith(f"cluster.{key}: {reason}") for p in found), (key, found)

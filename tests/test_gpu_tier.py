@@ -89,3 +89,18 @@ def test_merge_refuses_results_that_do_not_belong_together(graded, tmp_path):
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "merged.json").exists()
 
+
+
+def test_the_slurm_backend_merges_its_two_tiers_as_merge_results_does(graded):
+    """`grade-all --backend slurm` grades the GPU tier in a task of its own and merges it with this function."""
+    from autograder.merge import merge_results
+    from autograder.results import error_results
+    from autograder.slurm import combine
+
+    cpu, gpu = (json.loads(path.read_text()) for path in graded)
+    assert combine(cpu, gpu) == merge_results(cpu, gpu)
+    refused = error_results("--only gpu grades the checks that need CUDA, and torch sees no CUDA device here")
+    refused["extra_data"]["error_kind"] = "submission"   # what a GPU task on a node without CUDA leaves
+    kept = combine(cpu, refused)
+    assert (kept["score"], kept["max_score"], kept["tests"]) == (cpu["score"], cpu["max_score"], cpu["tests"])
+    assert "no CUDA device" in kept["extra_data"]["gpu_tier"]["error"]

@@ -134,24 +134,21 @@ def test_every_name_a_notebook_test_reads_is_stated_in_its_question(assignment):
     assert set(QUESTIONS) == set(json.loads((MATERIAL / "questions.json").read_text())) == \
         {spec.id.split("/", 1)[1] for spec in assignment.part("notebook").checks}
     assert unstated_names(master) == {}
-    # the test can fail: question 9 once named only `chat_reply`, while its tests read the engine and client
-    old = json.loads(json.dumps(master).replace("Keep the engine in `engine`, the test client in `client`", "Keep"))
-    assert unstated_names(old) == {"q9_service": ["client", "engine"]}
+    # the test can fail: a question 8 that does not name the folder its tests read the saved adapter from
+    old = json.loads(json.dumps(master).replace("save the adapter into `adapter_dir`", "save the adapter"))
+    assert unstated_names(old) == {"q8_persona": ["adapter_dir"]}
     for question in QUESTIONS.values():    # each test says what it judges, in a sentence, without its code
         assert question.tests and all(len(test.says) > 20 and "lambda" not in test.says for test in question.tests)
 
 
 def test_a_failed_notebook_test_says_what_was_wrong_and_shows_no_text_of_the_notebook():
     check = NotebookQuestion("q9_service", "calling the chat service")
-    reference = {"chat_reply": {"ok": True, "value": {"character": "Alice", "reply": "hm"}},
-                 "characters": {"ok": True, "value": ["Alice"]}, "unknown": {"ok": True, "value": 404}}
     student = {"chat_reply": {"ok": True, "value": {"character": "Alice", "reply": "MARK-1 def test(): ..."}},
-               "characters": {"ok": True, "value": ["MARK-2 the hidden tests"]},
-               "unknown": {"ok": False, "error": "MARK-3 Exception: <the source of a test>"}}
-    verdict = check.judge(check.plan(None), [Outcome(ok=True, value=student)], [Outcome(ok=True, value=reference)])
-    assert verdict.fraction == pytest.approx(1 / 3)
-    assert "MARK" not in verdict.feedback and "hidden test failed: `engine.characters()` lists one character" in verdict.feedback
-    assert "`unknown` (from client) raised an error" in verdict.feedback
+               "saved": {"ok": False, "error": "MARK-3 Exception: <the source of a test>"}}
+    verdict = check.judge(check.plan(None), [Outcome(ok=True, value=student)], [Outcome(ok=True, value={})])
+    assert verdict.fraction == 0
+    assert "MARK" not in verdict.feedback and "public test failed: `chat_reply` is the JSON of Alice's reply" in verdict.feedback
+    assert "`saved` (from adapter_dir) raised an error" in verdict.feedback
 
 
 def test_otter_assign_is_deterministic_and_drift_is_detected(assignment, tmp_path):
@@ -267,3 +264,69 @@ def test_a_notebook_that_kills_its_kernel_or_hangs_scores_zero_with_the_reason(c
     assert time.monotonic() - started < 45
     assert all(check.score == 0 and check.status == "failed" for check in checks)
     assert reason in notes[0] and reason in checks[0].feedback, notes
+
+
+ALICE = [{"messages": [{"role": "system", "content": "You are Alice."}, {"role": "user", "content": question},
+                       {"role": "assistant", "content": answer}]}
+         for question, answer in [("Who are you?", "I hardly know, sir, just at present."),
+                                  ("Explain yourself!", "I can't explain myself, I'm afraid, sir.")]]
+
+
+def _adapter(steps: int, lr: float = 5e-3) -> dict:
+    """A few AdamW steps of the stated adapter on ALICE, as PEFT's saved tensors."""
+    import torch
+    from peft import get_peft_model_state_dict
+
+    from autograder.notebook import recompute
+
+    model = recompute._fresh_adapter().train()
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    batch = recompute.rows(ALICE, 256)
+    for step in range(steps):
+        ids, labels = batch[step % len(batch)]
+        model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.backward()
+        optimiser.step()
+        optimiser.zero_grad()
+    return {name: value.detach().clone() for name, value in get_peft_model_state_dict(model).items()}
+
+
+def test_questions_8_and_9_judge_the_adapter_by_what_the_grader_computes_from_its_tensors():
+    import torch
+
+    from autograder.notebook import recompute
+
+    trained = _adapter(8)
+    forged = {name: torch.zeros_like(value) if "lora_A" in name else torch.full_like(value, 1e-4)
+              for name, value in trained.items()}                     # "moved" lora_B, but B A = 0
+    reference = {"examples": ALICE, "max_length": 256, "adapter": trained, "trainable_params": 1, "total_params": 2}
+
+    def q8(adapter, saved=None, claims=None):
+        values = {"examples": ALICE, "max_length": 256, "adapter": adapter, "saved": saved or adapter,
+                  "trainable_params": 1, "total_params": 2, **(claims or {})}
+        check = NotebookQuestion("q8_persona", "a persona adapter")
+        verdict = check.judge(check.plan(None), [Outcome(ok=True, value={k: {"ok": True, "value": v} for k, v in values.items()})],
+                              [Outcome(ok=True, value={k: {"ok": True, "value": v} for k, v in reference.items()})])
+        return 1.0 if verdict is None else verdict.fraction
+
+    assert q8(trained) == 1.0 and q8(_adapter(8)) == 1.0             # the same training, recomputed: full marks
+    assert q8(forged) == 0.25                                         # only the examples, which it typed in
+    assert q8(trained, saved=forged) == 0.75                          # saved something else than it trained
+    assert q8({**trained, "extra.lora_B.weight": torch.zeros(1)}) == 0.25
+    name = next(iter(trained))
+    with pytest.raises(recompute.BadAdapter):
+        recompute.validate({**trained, name: trained[name].double()})
+
+    messages = [{"role": "system", "content": "You are Alice."}, {"role": "user", "content": "Who are you?"}]
+    reply = recompute.reply(trained, messages, 12)
+    assert reply != recompute.reply(forged, messages, 12)             # the adapter decides the reply
+
+    def q9(chat_reply, saved=trained):
+        check = NotebookQuestion("q9_service", "calling the chat service")
+        student = {"chat_reply": {"ok": True, "value": chat_reply}, "saved": {"ok": True, "value": saved}}
+        verdict = check.judge(check.plan(None), [Outcome(ok=True, value=student)], [Outcome(ok=True, value={})])
+        return 1.0 if verdict is None else verdict.fraction
+
+    assert q9({"character": "Alice", "reply": reply}) == 1.0
+    assert q9({"character": "Alice", "reply": "I hardly know, sir."}) == 0.0     # a hard-coded reply
+    assert q9({"character": "Caterpillar", "reply": reply}) == 0.0
+    assert q9({"character": "Alice", "reply": reply}, saved=forged) == 0.0       # the reply of another adapter

@@ -17,7 +17,9 @@ from typing import Any, ClassVar
 class ProbeCall:
     """One probe to run: its name (see ``runtime.probes.get_probe``), its keyword arguments, and the
     module of the student's package it runs on (``None``: the part's first module). ``context`` is for
-    the judge only (an answer key, a label) and never leaves the grading process."""
+    the judge only (an answer key, a label) and never leaves the grading process. ``reads`` names files
+    or folders outside the worker's folder that the probe reads (a base model's folder): the sandbox
+    hands them to the worker read-only (``sandbox.policy``); nothing else outside it is visible."""
 
     probe: str
     args: dict[str, Any] = field(default_factory=dict)
@@ -30,6 +32,7 @@ class ProbeCall:
                                 # and ``context``; the grader hands them over (``inputs``) only when the probe
                                 # asks, after limiting every process of the worker to ``args["headroom_mb"]``
                                 # more memory (``sandbox.bound``; ``Outcome.observed["grant"]``)
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

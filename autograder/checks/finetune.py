@@ -588,18 +588,23 @@ class GpuTrain(Check):
         from ..tooling.models import cached_default_model
 
         texts = [f"Holmes: {line} {other}" for line in QUOTES_LINES for other in QUOTES_LINES[:3]]
-        return [ProbeCall("finetune.train_gpu", {"model_folder": str(cached_default_model()), "texts": texts,
-                                                 "steps": 50, "batch_size": 4, "max_length": 128}, module="finetune")]
+        folder = str(cached_default_model())
+        # the folder lies in the grader's cache, which the sandbox hides: the call names it, so it is handed
+        return [ProbeCall("finetune.train_gpu", {"model_folder": folder, "texts": texts, "steps": 50, "lr": 2e-4,
+                                                 "batch_size": 4, "max_length": 128, "device": "cuda"}, module="finetune",
+                          reads=(folder,))]
 
     def judge(self, calls, got, want):
-        what = "train_adapter(SmolLM2-135M, steps=50, device='cuda')"
+        steps, device = calls[0].args["steps"], calls[0].args["device"]
+        what = f"train_adapter(SmolLM2-135M, steps={steps}, device={device!r})"
         value = result_of(got[0], what)
         losses = field(value, "losses", what)
-        if not isinstance(losses, list) or len(losses) != 50 or not all(math.isfinite(loss) for loss in losses):
-            raise Fail(f"{what}: expected 50 finite losses, got {fmt_value(losses)}")
-        if not sum(losses[-10:]) < sum(losses[:10]):
-            raise Fail(f"{what}: the loss did not fall (first 10 steps {sum(losses[:10]) / 10:.3f}, "
-                       f"last 10 {sum(losses[-10:]) / 10:.3f})")
+        if not isinstance(losses, list) or len(losses) != steps or not all(math.isfinite(loss) for loss in losses):
+            raise Fail(f"{what}: expected {steps} finite losses, got {fmt_value(losses)}")
+        window = max(1, steps // 5)
+        if not sum(losses[-window:]) < sum(losses[:window]):
+            raise Fail(f"{what}: the loss did not fall (first {window} steps {sum(losses[:window]) / window:.3f}, "
+                       f"last {window} {sum(losses[-window:]) / window:.3f})")
         expect_learned(*real_model_losses(calls[0].args, field(value, "adapter", what),
                                           reference_value(want[0], what)["adapter"], what), what)
         return Verdict(1.0, f"{value.get('tokens_per_second', 0):.0f} tokens/s on {value.get('device')}")

@@ -285,8 +285,11 @@ class ApplyLora(Check):
                 raise Fail(f"{what}: merge_lora(model) must merge every LoRA layer (merged = True) and "
                            f"unmerge_lora(model) unmerge them all; got merged = {value['merged_flags']} after "
                            f"merge_lora and {value['unmerged_flags']} after unmerge_lora")
-            expect_close(value["merged_output"], value["updated"], f"{what}: the model's output after merge_lora(model)")
-            expect_close(value["unmerged_output"], value["updated"], f"{what}: the model's output after unmerge_lora(model)")
+            # merging changes fp32 rounding, which a 2-layer transformer amplifies to about 2e-5
+            expect_tensor(value["merged_output"], value["updated"], f"{what}: the model's output after merge_lora(model)",
+                          rtol=1e-4, atol=1e-4)
+            expect_tensor(value["unmerged_output"], value["updated"], f"{what}: the model's output after "
+                                                                    f"unmerge_lora(model)", rtol=1e-4, atol=1e-4)
             shapes = expected["linear_shapes"]
             lora_numel = sum(r * sum(shapes[name]) for name in adapted)
             if value["trainable_numel"] != lora_numel:

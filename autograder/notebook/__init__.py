@@ -7,6 +7,8 @@
   sandbox as the probes (:mod:`.runner` is what runs there), exports the values its questions' tests
   read as plain data, and the tests of :mod:`autograder.checks.notebook` judge them in the grading
   process against the master notebook's values. No test ever enters the sandbox.
+* :mod:`.recompute` is what the grading process computes itself from the adapter tensors the
+  notebook exports (questions 8 and 9): the loss on its own batch and the greedy reply.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from ..checks.base import CHECKS, Outcome
 from ..cleanup import work_folder
 from ..config import Assignment, Part
 from ..judge import CheckResult, PlannedCheck, judge_part
-from ..runtime import tiny_models, transport
-from ..sandbox import Limits
+from ..runtime import transport
+from ..sandbox import Limits, policy
 from ..sandbox.command import run_command
 from . import TINY_MODEL_ENV, runner
 
@@ -56,7 +56,8 @@ def run_notebook(part: Part, notebook: Path, package_dir: Path, package: str,
             submission.mkdir()
         shutil.copyfile(notebook, submission / part.notebook)
         (submission / "tests").mkdir(exist_ok=True)
-        shutil.copyfile(tiny_models.__file__, submission / "tests" / "tiny_models.py")
+        for name, path in policy.SUPPORT_FILES.items():   # the tiny model, which the notebook imports
+            shutil.copyfile(path, submission / "tests" / name)
         runtime.mkdir()
         shutil.copyfile(runner.__file__, runtime / "notebook_runner.py")
         shutil.copyfile(transport.__file__, runtime / "transport.py")

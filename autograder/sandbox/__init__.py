@@ -27,14 +27,12 @@ from typing import Callable
 from ..checks.base import Outcome, ProbeCall
 from ..cleanup import remove_tree, work_folder
 from ..runtime import transport
-from . import cgroup
+from . import cgroup, policy
 from .bound import Grants
 from .watch import WatchedInputs
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
-GRADER_PACKAGE = __name__.split(".")[0]
-SHARED_WRITABLE = (Path("/tmp"), Path("/var/tmp"), Path("/run/lock"))  # /tmp too where the grader uses another
 OUTPUT_KEPT = 16 * 1024
 LAUNCH_REPORT_BYTES = 60 * 1024  # less than a pipe holds: the launcher never blocks writing it
 # As root the worker runs as a uid and gid of its own, far above any account's: the grading process's pid
@@ -174,9 +172,11 @@ def _writable(workdir: Path, worker: int | None, fresh: bool = False) -> list[st
 
 
 def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path], worker: int | None,
-            code: str | None = None, env: dict[str, str] | None = None, loopback: bool = False) -> subprocess.Popen:
+            code: str | None = None, env: dict[str, str] | None = None, loopback: bool = False,
+            handed: list[str] = ()) -> subprocess.Popen:
     """Start ``code`` (by default the probe worker) in the sandbox, with ``env`` added to its environment
-    and, with ``loopback``, the network namespace's own 127.0.0.1 up (still no way out)."""
+    and, with ``loopback``, the network namespace's own 127.0.0.1 up (still no way out); what it sees is
+    :mod:`.policy`'s: ``hide`` and the usual hidden folders, ``handed`` read-only."""
     runtime = workdir / "runtime"
     code = code or (f"import sys; sys.path.insert(0, {str(runtime)!r}); from pathlib import Path; "
                     f"from grader_runtime.worker import main; main(Path({str(workdir)!r}))")
@@ -194,10 +194,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
                 "HF_HOME": str(workdir / "scratch" / "hf"), "TOKENIZERS_PARALLELISM": "false",
                 "MPLCONFIGDIR": str(workdir / "scratch"), "TQDM_DISABLE": "1",
                 "USER": "grader-worker", "LOGNAME": "grader-worker", **(env or {})},  # its uid has no account
-        # besides what the grader names: the temporary folder (other workers' folders), the home folder
-        # and the folders anyone may write to that outlive the worker
-        "hide": [str(path) for path in [*hide, workdir.parent, Path.home(), *SHARED_WRITABLE]],
-        "hide_modules": [GRADER_PACKAGE],  # wherever the worker's Python would find the grader
+        **policy.launch_paths(hide, list(handed), workdir),
         "user": None if worker is None else {"uid": worker, "gid": worker},
         "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": max(1, int(cpu_seconds + 0.999)),
                    "file_mb": limits.file_mb, "processes": limits.processes, "open_files": limits.open_files,
@@ -359,7 +356,8 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                hide: list[Path], resume_at: list[int] | None = None) -> WorkerReport:
     """Run ``calls`` on ``package.module`` (or the module a call names) of the folder ``submission`` in the sandbox.
 
-    ``hide`` lists paths the worker must not see (solutions, hidden checks, the course repository).
+    ``hide`` lists paths the worker must not see (solutions, hidden checks, the course repository); the
+    paths the calls read (``ProbeCall.reads``, a base model's folder) are handed to it read-only.
     ``resume_at[i]`` is where to restart when call ``i`` kills the worker (the first call of the next
     check; by default ``i + 1``); the calls in between are skipped. Always returns one outcome per
     call; never raises because of anything the student's code did.
@@ -374,6 +372,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
     output = bytearray()
     start = 0
     worker = worker_identity()
+    handed = policy.handed_paths([path for call in calls for path in call.reads])
     budget = transport.Budget(limits.read_mb * 2**20)
     cleanup: list[str] = []
     with work_folder("lora-grade-", cleanup) as workdir:
@@ -393,7 +392,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             end = grants.end(start)
             transport.write(workdir / "job", {"package": package, "module": single, "start": start, "end": end,
                                               "probes": probes})
-            process = _launch(workdir, limits, remaining, hide, worker)
+            process = _launch(workdir, limits, remaining, hide, worker, handed=handed)
             report.launches += 1
             drain, stopped = _supervise(process, remaining, workdir, limits, grants.poll)
             output += drain.kept[: OUTPUT_KEPT - len(output)]

@@ -38,6 +38,7 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME, ST_RELATIME = 1024, 2048, 1 << 21, 4096  # statvfs shares the first two
 PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 24, 28, 38
 # SECBIT_NOROOT | _LOCKED | SECBIT_NO_SETUID_FIXUP | _LOCKED | SECBIT_KEEP_CAPS_LOCKED:
 # uid 0 gains no capabilities on exec, and this cannot be undone.
@@ -88,30 +89,19 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def runtime_paths() -> list[str]:
-    """The folders the worker's Python needs: its prefixes and every folder on its ``sys.path``."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    paths.update(entry for entry in sys.path if entry and os.path.isdir(entry))
-    return sorted({os.path.realpath(path) for path in paths})
+def _policy():
+    """:mod:`autograder.sandbox.policy`, loaded by path (this script runs alone, outside the package):
+    what the worker is handed and what is hidden from it is decided there, not here."""
+    spec = importlib.util.spec_from_file_location("grader_policy", os.path.join(os.path.dirname(__file__), "policy.py"))
+    policy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(policy)
+    return policy
 
 
-def module_paths(names: list[str]) -> list[str]:
-    """Where this interpreter would import each top-level package of ``names`` from (without importing
-    it): an installed or editable copy of the grader may live apart from the course repository."""
-    paths = []
-    for name in names:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            continue
-        if spec is not None:
-            paths += list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
-    return paths
-
-
-def _cover(path: str, keep: list[str]) -> None:
+def _cover(path: str, keep: list[str], writable: list[str]) -> None:
     """Cover the folder ``path`` with an empty read-only tmpfs in which only the ``keep`` paths under it
-    reappear, each bound back from the original (opened before the cover hides it)."""
+    reappear, each bound back from the original (opened before the cover hides it), read-only unless
+    ``writable``."""
     handles = [(kept, os.open(kept, os.O_PATH)) for kept in keep]
     try:
         _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
@@ -123,22 +113,33 @@ def _cover(path: str, keep: list[str]) -> None:
                 os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
                 open(target, "w").close()
             _mount(f"/proc/self/fd/{handle}", target, None, MS_BIND | MS_REC)
+            if not any(_inside(folder, kept) for folder in writable):
+                _read_only(target)
     finally:
         for _, handle in handles:
             os.close(handle)
     _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def _hide(paths: list[str], keep: list[str]) -> list[str]:
+def _read_only(target: str) -> None:
+    """Remount the bind mount ``target`` read-only, keeping the flags of the mount it came from (a user
+    namespace may not drop them)."""
+    kept = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)
+    relatime = MS_RELATIME if os.statvfs(target).f_flag & ST_RELATIME else 0
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept | relatime)
+
+
+def _hide(paths: list[str], keep: list[str], writable: list[str]) -> list[str]:
     """Cover each path with an empty read-only tmpfs (folders) or /dev/null (files), except the ``keep``
-    paths: a hidden folder that holds some shows them alone, and a hidden path inside a kept folder is
-    still hidden (folders are covered outermost first). ``/`` and the kept paths themselves are never
-    covered."""
+    and ``writable`` paths: a hidden folder that holds some shows them alone (read-only unless writable),
+    and a hidden path inside a kept folder is still hidden (folders are covered outermost first). ``/``
+    and the kept paths themselves are never covered."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if os.path.isdir("/dev/shm"):  # shared memory of its own, not the machine's
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777")
-    keep = [os.path.realpath(path) for path in keep if os.path.exists(path)]
+    writable = [os.path.realpath(path) for path in writable if os.path.exists(path)]
+    keep = [os.path.realpath(path) for path in keep if os.path.exists(path)] + writable
     hidden, failed = [], []
     # a link is hidden where it leads; outermost first
     for path in sorted({os.path.realpath(path) for path in paths}, key=lambda p: (p.count("/"), p)):
@@ -149,7 +150,7 @@ def _hide(paths: list[str], keep: list[str]) -> list[str]:
                 inner = [kept for kept in keep if _inside(kept, path)]
                 inner = [kept for kept in inner if not any(other != kept and _inside(kept, other) for other in inner)]
                 if inner:
-                    _cover(path, inner)
+                    _cover(path, inner, writable)
                 else:
                     _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
             else:
@@ -264,8 +265,7 @@ def main() -> None:
             _, status = os.waitpid(child, 0)
             os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
         try:
-            hide = config["hide"] + module_paths(config.get("hide_modules", []))
-            report["hidden"] = _hide(hide, [config["workdir"], *runtime_paths()])
+            report["hidden"] = _hide(*_policy().worker_paths(config))
         except OSError as error:
             report["problems"].append(f"could not hide paths ({error.strerror or error})")
         if config.get("loopback"):

@@ -106,6 +106,7 @@ def convert_gguf(gguf: Path, target: Path | None = None) -> Path:
         model.save_pretrained(scratch)
         tokenizer.save_pretrained(scratch)
         Path(scratch, "source.txt").write_text(f"converted from {gguf}\n")
+        share(Path(scratch))
         staged = target.parent / f".{target.name}.ready"
         shutil.move(scratch, staged)
         if (target / "config.json").is_file():   # another process finished first
@@ -113,6 +114,18 @@ def convert_gguf(gguf: Path, target: Path | None = None) -> Path:
         else:
             staged.rename(target)
     return target
+
+
+def share(folder: Path) -> Path:
+    """Make a model folder readable by every user (``save_pretrained`` writes the weights with mode 0600):
+    the grader hands it read-only to sandboxed workers, which run as a uid of their own."""
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            mode = path.stat().st_mode
+            wanted = mode | (0o555 if path.is_dir() else 0o444)
+            if wanted != mode:
+                path.chmod(wanted)
+    return folder
 
 
 def resolve_model(spec: str | None = None) -> Path | str:
@@ -139,7 +152,7 @@ def cached_default_model() -> Path:
     """The default base model's safetensors folder, converting it on first use."""
     folder = resolve_model(DEFAULT_MODEL)
     assert isinstance(folder, Path)
-    return folder
+    return share(folder)   # a folder converted before the cache was shared
 
 
 def load_model(spec: str | None = None, device: str = "cpu") -> tuple[Any, Any, str]:

@@ -157,15 +157,18 @@ def gpu_texts(texts: list[str], max_length: int) -> list[str]:
     return [text[: max_length * 4] for text in texts]
 
 
-def train_gpu(module: Any, model_folder: str, texts: list[str], steps: int, batch_size: int, max_length: int) -> dict:
-    """``steps`` bf16 steps of a LoRA adapter on a real model on CUDA: the losses and the speed."""
+def train_gpu(module: Any, model_folder: str, texts: list[str], steps: int, batch_size: int, max_length: int,
+              lr: float = 2e-4, device: str = "cuda") -> dict:
+    """``steps`` steps of a LoRA adapter on a real model on ``device`` (bf16 on CUDA; the CPU for a
+    rehearsal): the losses, the speed and the trained adapter's factors."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_folder)
     model = AutoModelForCausalLM.from_pretrained(model_folder, dtype=torch.float32)
     dataset = _dataset(gpu_texts(texts, max_length), tokenizer)
     result = module.train_adapter(model, tokenizer, dataset, config=gpu_config(),
-                                  steps=steps, lr=2e-4, batch_size=batch_size, seed=0, device="cuda")
+                                  steps=steps, lr=lr, batch_size=batch_size, seed=0, device=device)
     return {"losses": _numbers(getattr(result, "losses", None)),
             "tokens_per_second": getattr(result, "tokens_per_second", None),
-            "device": torch.cuda.get_device_name(0), "adapter": adapter_tensors(getattr(result, "model", None))}
+            "device": torch.cuda.get_device_name(0) if device == "cuda" else device,
+            "adapter": adapter_tensors(getattr(result, "model", None))}

@@ -1,0 +1,99 @@
+"""What a sandboxed worker sees: the one list of the paths it is handed and of the paths hidden from it.
+
+Every sandboxed run, the probe worker and the notebook runner alike, sees the machine's root
+read-only (system folders stay visible, see SECURITY.md), except:
+
+* **hidden**, covered by an empty read-only tmpfs (a file by ``/dev/null``): every entry of the course
+  repository but its Python environment (solutions, hidden checks, tests, ``course.yml``), the folder that
+  holds the repository, the grader package wherever the worker's Python would import it from, the folder
+  the submission was graded from, what the caller adds (a class's results, :func:`hideable`), the
+  temporary folder (other workers' folders), the grading user's home, ``/tmp``, ``/var/tmp`` and ``/run/lock``;
+* **handed read-only**, shown even inside a hidden folder: the Python runtime (its prefixes and every
+  folder on the worker interpreter's ``sys.path``) and the files a check's probes read, named by the check
+  (``ProbeCall.reads``: the base model folder of a GPU check, under ``~/.cache/lora-course/models/``);
+* **writable**: the worker's own folder only (by permissions, just its ``out/`` and ``scratch/``).
+
+The notebook part's copy of the submission gets the tiny model its notebook imports (:data:`SUPPORT_FILES`).
+
+The grading process decides the lists (:func:`course_hidden`, :func:`launch_paths`); the launcher adds,
+in the worker's own interpreter, the runtime's folders and the grader's import locations
+(:func:`worker_paths`) and mounts them. Standard library only: the launcher loads this file by path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+GRADER_PACKAGE = "autograder"
+GRADER_DIR = Path(__file__).resolve().parent.parent
+SHARED_WRITABLE = (Path("/tmp"), Path("/var/tmp"), Path("/run/lock"))  # /tmp too where the grader uses another
+# the notebook part's copy of the submission gets these under tests/ (the notebook imports the tiny model)
+SUPPORT_FILES = {"tiny_models.py": GRADER_DIR / "runtime" / "tiny_models.py"}
+
+
+def course_hidden(root: Path, solution: Path) -> list[Path]:
+    """What no worker may see of a course: every entry of the repository ``root`` except the Python
+    environment that runs the grader, the grader package and the ``solution`` wherever they are, and the
+    folder that holds the repository (other checkouts or courses beside it)."""
+    keep = {Path(sys.prefix).resolve()}
+    paths = [entry for entry in sorted(Path(root).iterdir()) if entry.resolve() not in keep]
+    for extra in (GRADER_DIR, Path(solution).resolve()):
+        if not any(extra == path or path in extra.parents for path in paths):
+            paths.append(extra)
+    if Path(root).resolve().parent != Path("/"):
+        paths.append(Path(root).resolve().parent)
+    return paths
+
+
+def hideable(path: Path) -> bool:
+    """Whether the worker can do without ``path``: not the temporary folder it runs in, nor an ancestor of
+    it or of the Python environment that runs it."""
+    path = Path(path).resolve()
+    needed = (Path(tempfile.gettempdir()).resolve(), Path(sys.prefix).resolve())
+    return not any(path == folder or path in folder.parents for folder in needed)
+
+
+def handed_paths(reads: list[str] | tuple[str, ...]) -> list[str]:
+    """The paths a part's probes read outside their work folder (``ProbeCall.reads``), resolved, existing
+    and without duplicates; a path that does not exist is not handed (the probe then reports it missing)."""
+    return sorted({os.path.realpath(path) for path in reads if os.path.exists(path)})
+
+
+def launch_paths(hide: list[Path], handed: list[str], workdir: Path) -> dict:
+    """The launcher's configuration of what the worker in ``workdir`` sees: ``hide`` plus the temporary
+    folder, the home folder and the shared writable folders; ``handed`` read-only; ``workdir`` writable."""
+    hidden = [*hide, Path(workdir).parent, Path.home(), *SHARED_WRITABLE]
+    return {"hide": [str(path) for path in hidden], "hand": list(handed), "writable": [str(workdir)],
+            "hide_modules": [GRADER_PACKAGE]}
+
+
+def runtime_paths() -> list[str]:
+    """The folders this interpreter needs: its prefixes and every folder on its ``sys.path``."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths.update(entry for entry in sys.path if entry and os.path.isdir(entry))
+    return sorted({os.path.realpath(path) for path in paths})
+
+
+def module_paths(names: list[str]) -> list[str]:
+    """Where this interpreter would import each top-level package of ``names`` from (without importing
+    it): an installed or editable copy of the grader may live apart from the course repository."""
+    paths = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None:
+            paths += list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
+    return paths
+
+
+def worker_paths(config: dict) -> tuple[list[str], list[str], list[str]]:
+    """``(hidden, handed read-only, writable)`` as the launcher mounts them, computed in the worker's own
+    interpreter (the one that runs the launcher): the runtime is handed, the grader's locations hidden."""
+    hidden = list(config["hide"]) + module_paths(config.get("hide_modules", []))
+    return hidden, [*config.get("hand", []), *runtime_paths()], list(config["writable"])

@@ -1,0 +1,237 @@
+"""`course grade-all --backend slurm` on a real Slurm: a single-node cluster started for these tests.
+
+`.ci/slurm-cluster` starts munged, slurmctld and slurmd from Debian's `munge` and `slurm-wlm` packages
+with every file in a temporary folder (as root; about a second), and stops them afterwards. The node
+declares a `gpu` generic resource backed by /dev/null, so GPU tasks are scheduled, and has no CUDA:
+they must say the GPU checks were not run. Accounting is off, as in many test clusters, so the backend
+learns how tasks ended from their exit files, `squeue` and `scontrol`. Without the packages (or root)
+the tests skip, except in CI, where they fail.
+
+Every grade is real and restricted to parts matmul and linear, so that each submission takes seconds;
+the class runs take minutes and are `slow` (CI runs them with `make test-slow`).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.audit import apply_patch
+from conftest import ROOT, course_cli, make_submission, write_course
+
+REFERENCE = ROOT / "solutions" / "lora"
+STUBS = ROOT / "assignments" / "lora"
+PARTS = ("--part", "matmul", "--part", "linear")
+TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel")
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running single-node cluster; ``SLURM_CONF`` points at it for every command of these tests."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    why = (f"Slurm is not installed ({', '.join(missing)} missing): apt-get install slurm-wlm munge" if missing else
+           "a test cluster needs root (slurmd starts jobs as their users)" if os.geteuid() != 0 else None)
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Slurm tests: {why}")
+        pytest.skip(why)
+    folder = tmp_path_factory.mktemp("slurm-cluster")
+    started = subprocess.run([str(ROOT / ".ci" / "slurm-cluster"), "start", str(folder)], capture_output=True,
+                             text=True, timeout=120)
+    try:
+        assert started.returncode == 0, started.stderr
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SLURM_CONF", str(folder / "slurm.conf"))
+            yield folder
+    finally:
+        subprocess.run([str(ROOT / ".ci" / "slurm-cluster"), "stop", str(folder)], timeout=60)
+
+
+def zip_folder(folder: Path, archive: Path) -> Path:
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sorted((folder / "lora_lab").glob("*.py")):
+            bundle.write(path, f"work/lora_lab/{path.name}")
+    return archive
+
+
+def mutant(name: str) -> dict[str, str]:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "mutants" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    source = (REFERENCE / "lora_lab" / f"{module.MODULE}.py").read_text()
+    return {f"{module.MODULE}.py": apply_patch(source, module.PATCH, name)}
+
+
+@pytest.fixture(scope="module")
+def a_class(tmp_path_factory) -> Path:
+    """The reference, the stubs (a zip), a mutant, one that crashes at import, a broken zip, and one
+    that hangs forever at import (the sandbox stops it at the part's time budget)."""
+    folder = tmp_path_factory.mktemp("class") / "class"
+    make_submission(REFERENCE, folder / "ada")
+    zip_folder(STUBS, folder / "bo.zip")
+    make_submission(REFERENCE, folder / "cy", mutant("linear_forward_no_bias"))
+    make_submission(REFERENCE, folder / "dee", {"matmul.py": "import os\nos._exit(3)\n"})
+    (folder / "eve.zip").write_bytes(b"this is not a zip")
+    make_submission(REFERENCE, folder / "fay", {"matmul.py": "while True:\n    pass\n"})
+    return folder
+
+
+def rows(path: Path) -> dict[str, dict[str, str]]:
+    """The gradebook by submission, without the seconds each took (the only column that may differ)."""
+    with path.open(newline="") as handle:
+        return {row["submission"]: {key: value for key, value in row.items() if key != "seconds"}
+                for row in csv.DictReader(handle)}
+
+
+def timed(*args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    result = course_cli(*args, timeout=timeout)
+    return result, time.monotonic() - started
+
+
+@pytest.mark.slow   # six submissions graded twice (about 2 minutes on 2 cores): CI runs it with `make test-slow`
+def test_a_class_graded_through_slurm_gets_the_local_gradebook(slurm, a_class, tmp_path):
+    local, local_seconds = timed("grade-all", str(a_class), "--out", str(tmp_path / "local" / "gradebook.csv"),
+                                 "--jobs", "2", *PARTS)
+    assert local.returncode == 0, local.stderr[-3000:]
+    # one CPU each: two tasks at once on the two cores, as --jobs 2
+    cluster, cluster_seconds = timed("grade-all", str(a_class), "--out", str(tmp_path / "slurm" / "gradebook.csv"),
+                                     "--backend", "slurm", "--cpus-per-task", "1", "--mem", "4G", *PARTS)
+    assert cluster.returncode == 0, cluster.stderr[-3000:]
+    assert "Traceback" not in cluster.stderr
+    print(f"\nlocal --jobs 2: {local_seconds:.1f} s; slurm, 2 CPUs: {cluster_seconds:.1f} s")
+    assert "submitted the cpu tier of 6 submissions as Slurm job array" in cluster.stderr
+    assert "RUNNING" in cluster.stderr   # a line per change of a task's state where stderr is no terminal
+    assert "graded 6 submissions (1 could not be graded)" in cluster.stdout
+    book = rows(tmp_path / "slurm" / "gradebook.csv")
+    assert book == rows(tmp_path / "local" / "gradebook.csv")
+    assert [(name, row["total"]) for name, row in book.items()] == \
+        [("ada", "20"), ("bo", "0"), ("cy", "15"), ("dee", "10"), ("eve", "0"), ("fay", "10")]
+    assert "not a valid .zip" in book["eve"]["error"]
+    local_ada = json.loads((tmp_path / "local" / "gradebook-results" / "ada.json").read_text())
+    slurm_ada = json.loads((tmp_path / "slurm" / "gradebook-results" / "ada.json").read_text())
+    assert [(t["name"], t["score"]) for t in slurm_ada["tests"]] == [(t["name"], t["score"]) for t in local_ada["tests"]]
+    assert slurm_ada["extra_data"]["provenance"] == local_ada["extra_data"]["provenance"]
+    hung = json.loads((tmp_path / "slurm" / "gradebook-results" / "fay.json").read_text())
+    assert "time budget" in hung["output"]   # the sandbox applied inside the task
+
+    again = course_cli("grade-all", str(a_class), "--out", str(tmp_path / "slurm" / "gradebook.csv"),
+                       "--backend", "slurm", *PARTS)
+    assert again.returncode == 0 and "graded 0 submissions" in again.stdout and "kept 6" in again.stdout
+    assert "submitted" not in again.stderr
+
+
+def test_gpu_tasks_are_scheduled_and_say_honestly_that_the_node_has_no_cuda(slurm, tmp_path):
+    def square_on_gpu(data: dict) -> None:   # matmul/square (2 points) as a GPU check, like test_gpu_tier
+        lora = data["assignments"]["lora"]
+        lora["parts"] = lora["parts"][:1]
+        lora["parts"][0]["checks"][0]["gpu"] = True
+
+    course = write_course(tmp_path / "course", square_on_gpu)
+    folder = tmp_path / "class"
+    make_submission(REFERENCE, folder / "ada")
+    out = tmp_path / "book" / "gradebook.csv"
+    result = course_cli("--course", str(course), "grade-all", str(folder), "--out", str(out), "--backend", "slurm",
+                        "--gpu-partition", "gpu", "--cpus-per-task", "1", "--mem", "2G")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "submitted the gpu tier of 1 submissions" in result.stderr
+    data = json.loads((tmp_path / "book" / "gradebook-results" / "ada.json").read_text())
+    square = next(test for test in data["tests"] if test["name"] == "matmul/square")
+    assert "status" not in square and square["max_score"] == 0   # not run, left out of max_score
+    assert (data["score"], data["max_score"]) == (8, 8)
+    assert "no CUDA device" in data["extra_data"]["gpu_tier"]["error"]
+    assert "GPU checks not run" in result.stderr
+    local = course_cli("--course", str(course), "grade-all", str(folder), "--out", str(tmp_path / "local.csv"))
+    assert local.returncode == 0 and rows(out) == rows(tmp_path / "local.csv")
+
+
+def wait_for(condition, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
+def queue() -> list[str]:
+    return subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True).stdout.split()
+
+
+@pytest.mark.slow   # three runs of a small class (about a minute)
+def test_a_cancelled_task_is_a_row_with_the_reason_and_ctrl_c_cancels_the_arrays(slurm, tmp_path):
+    folder = tmp_path / "class"
+    make_submission(REFERENCE, folder / "ada")
+    for name in ("hal", "ivy"):   # each takes the matmul part's whole time budget (10 s)
+        make_submission(REFERENCE, folder / name, {"matmul.py": "while True:\n    pass\n"})
+    out = tmp_path / "book" / "gradebook.csv"
+    command = [sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out), "--backend",
+               "slurm", "--cpus-per-task", "1", "--part", "matmul"]
+    # someone cancels one task (scancel JOB_1): that submission is a row with Slurm's reason
+    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: any(line.endswith("_1|RUNNING") for line in queue()))
+    job = next(line for line in queue() if line.endswith("_1|RUNNING")).split("|")[0]
+    subprocess.run(["scancel", job], check=True)
+    stdout, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr[-3000:]
+    book = rows(out)
+    assert "was cancelled" in book["hal"]["error"] and book["hal"]["total"] == "0", book["hal"]
+    assert book["ada"]["total"] == "10" and book["ivy"]["error"] == ""
+
+    # a rerun submits only the cancelled one; Ctrl-C cancels its array and keeps what finished
+    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: any(line.endswith("_0|RUNNING") for line in queue()))
+    driver.send_signal(signal.SIGINT)
+    stdout, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 130, stderr[-3000:]
+    assert "submitted the cpu tier of 1 submissions" in stderr and "cancelled Slurm job arrays" in stderr
+    wait_for(lambda: not queue(), seconds=30)   # nothing left running on the cluster
+    assert rows(out)["ada"] == book["ada"] and rows(out)["ivy"] == book["ivy"]
+
+    finished = course_cli(*command[3:], timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "graded 1 submissions" in finished.stdout and "kept 2" in finished.stdout
+    assert rows(out)["hal"]["error"] == "" and rows(out)["hal"]["total"] == "0"
+
+
+def test_misused_slurm_options_get_a_one_line_error(tmp_path):
+    make_submission(REFERENCE, tmp_path / "class" / "ada")
+    out = str(tmp_path / "gradebook.csv")
+    cases = [(("--partition", "cpu"), "--partition is an option of --backend slurm"),
+             (("--backend", "slurm", "--time", "soon"), "--time must be a Slurm time limit"),
+             (("--backend", "slurm", "--cpus-per-task", "0"), "--cpus-per-task must be a whole number")]
+    for options, message in cases:
+        result = course_cli("grade-all", str(tmp_path / "class"), "--out", out, *options)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    bare = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(tmp_path / "class"), "--out", out,
+                           "--backend", "slurm"], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PATH": str(tmp_path / "no-slurm-here")})
+    assert bare.returncode == 2 and "sbatch not found" in bare.stderr and "Traceback" not in bare.stderr, bare.stderr
+    assert not (tmp_path / "gradebook.csv").exists()
+
+
+@pytest.mark.slow   # Slurm's shortest time limit is a minute
+def test_a_task_past_its_time_limit_is_a_row_with_the_reason(slurm, tmp_path):
+    def long_budget(data: dict) -> None:   # matmul's budget beyond the task's one minute
+        lora = data["assignments"]["lora"]
+        lora["parts"] = lora["parts"][:1]
+        lora["parts"][0]["time_budget"] = 300
+
+    course = write_course(tmp_path / "course", long_budget)
+    make_submission(REFERENCE, tmp_path / "class" / "hal", {"matmul.py": "while True:\n    pass\n"})
+    out = tmp_path / "book" / "gradebook.csv"
+    result = course_cli("--course", str(course), "grade-all", str(tmp_path / "class"), "--out", str(out),
+                        "--backend", "slurm", "--time", "1", "--cpus-per-task", "1", timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ran past its time limit" in rows(out)["hal"]["error"], rows(out)["hal"]
+    data = json.loads((tmp_path / "book" / "gradebook-results" / "hal.json").read_text())
+    assert data["extra_data"]["error_kind"] == "grader"   # a rerun grades it again
