@@ -18,6 +18,7 @@ from .checks.base import Outcome, ProbeCall
 from .runtime import transport
 from .runtime.probes import get_probe
 from .runtime.worker import describe_exception
+from .sandbox.bound import SECRET, secret_inputs, write_new
 from .sandbox.watch import WatchedInputs
 
 
@@ -42,15 +43,20 @@ class Reference:
         return importlib.import_module(f"{self.alias}.{name}")
 
     def run(self, module_name: str, calls: list[ProbeCall]) -> list[Outcome]:
-        """One outcome per call; calls with ``inputs`` get their files and counted opens as the student's do."""
+        """One outcome per call; calls with ``inputs`` get their files and counted opens as the student's do.
+        A bounded call gets its secret inputs at once: the reference is trusted, and is not limited."""
         with tempfile.TemporaryDirectory(prefix="lora-reference-") as tmp:
             inputs = WatchedInputs(calls, Path(tmp))
             inputs.start()
             outcomes: list[Outcome] = []
             for index, call in enumerate(calls):
+                args = inputs.args(index, call.args)
+                if call.bounded:
+                    (Path(tmp) / f"bound{index:04d}").mkdir()
+                    write_new(Path(tmp), SECRET, secret_inputs(call), f"bound{index:04d}")
+                    args = {**args, "inputs": str(Path(tmp) / f"bound{index:04d}")}
                 try:
-                    value = get_probe(call.probe)(self.module(call.module or module_name),
-                                                  **_round_trip(inputs.args(index, call.args)))
+                    value = get_probe(call.probe)(self.module(call.module or module_name), **_round_trip(args))
                     outcomes.append(Outcome(ok=True, value=_round_trip(value)))
                 except Exception as error:  # noqa: BLE001 - recorded; checks expecting errors rely on it
                     outcomes.append(Outcome(ok=False, error=describe_exception(error, self.solution)))

@@ -28,6 +28,10 @@ class ProbeCall:
     inputs: str | None = None   # a function of the probes, run by the grader, that writes input files
                                 # from ``args`` into a folder handed to the probe as ``inputs``; the
                                 # grader counts their opens (``Outcome.observed``)
+    bounded: str | None = None  # a function of the probes that makes the call's secret inputs from ``args``
+                                # and ``context``; the grader hands them over (``inputs``) only when the probe
+                                # asks, after limiting every process of the worker to ``args["headroom_mb"]``
+                                # more memory (``sandbox.bound``; ``Outcome.observed["grant"]``)
     reads: tuple[str, ...] = ()
 
 
@@ -46,6 +50,7 @@ class Outcome:
     missing: str | None = None
     observed: dict[str, Any] | None = None   # measured by the grading process, never by the worker:
                                              # {"opens": {input file: times opened}} for calls with inputs
+                                             # and {"grant": {...} or None} for bounded calls
 
 
 @dataclass(frozen=True)

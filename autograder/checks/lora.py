@@ -371,24 +371,34 @@ class NoMaterialise(Check):
     SIZE, RANK, HEADROOM_MB = 4096, 4, 24
 
     def plan(self, rng):
+        # ``secret`` (A, B and x) stays in the grading process until the worker's memory is limited
         return [ProbeCall("lora.bounded_forward", {"seed": rng.getrandbits(62), "n_in": self.SIZE, "n_out": self.SIZE,
                                                    "r": self.RANK, "alpha": float(rng.choice([8, 16])),
-                                                   "headroom_mb": self.HEADROOM_MB})]
+                                                   "headroom_mb": self.HEADROOM_MB},
+                          context={"secret": rng.getrandbits(62)}, bounded="lora.secret_factors")]
 
     def judge(self, calls, got, want):
-        from ..runtime.probes.lora import big_layer
+        from ..runtime.probes.lora import big_layer, secret_factors
 
         args = calls[0].args
         what = (f"LoRALinear(nn.Linear({args['n_in']}, {args['n_out']}), r={args['r']}, alpha={args['alpha']:g}) "
                 f"on x of shape [3, {args['n_in']}], allowed {args['headroom_mb']} MB of memory beyond the layer")
         value = result_of(got[0], what)
+        grant = (got[0].observed or {}).get("grant")
+        if not grant or not grant.get("granted"):   # observed by the grading process, not reported by the worker
+            why = grant["why"] if grant else "the probe never asked for its inputs"
+            raise Fail(f"{what}: the forward pass did not run under the grader's memory limit ({why}); "
+                       f"do not change how the grader's probe runs")
         if field(value, "error", what) is not None:
             raise Fail(f"{what}: the forward pass failed ({str(value['error'])[:200]}); it needs memory for an "
                        f"[{args['n_out']}, {args['n_in']}] matrix, which is B @ A (or W0 + B @ A). Compute B (A x) "
                        f"through the rank-{args['r']} bottleneck instead; forming B @ A costs as much memory and time "
                        f"as the weight LoRA avoids training")
-        # measured by the kernel's limit in the worker; the output itself is recomputed here
-        tensors = big_layer(args["seed"], args["n_in"], args["n_out"], args["r"])
-        expected = (F.linear(tensors["x"], tensors["weight"], tensors["bias"])
-                    + args["alpha"] / args["r"] * (tensors["x"] @ tensors["A"].T) @ tensors["B"].T)
-        expect_tensor(field(value, "output", what), expected, f"{what}: the output", rtol=1e-4, atol=1e-4)
+        # the memory limit was set on the worker by the grading process; the output is recomputed here
+        base = big_layer(args["seed"], args["n_in"], args["n_out"])
+        factors = secret_factors(calls[0].context["secret"], args["n_in"], args["n_out"], args["r"])
+        x = factors["x"]
+        expected = (F.linear(x, base["weight"], base["bias"])
+                    + args["alpha"] / args["r"] * (x @ factors["A"].T) @ factors["B"].T)
+        expect_tensor(field(value, "output", what), expected, f"{what}: the output (with the lora_A and lora_B "
+                      f"given after the layer was built)", rtol=1e-4, atol=1e-4)

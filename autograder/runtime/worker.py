@@ -77,7 +77,7 @@ def main(workdir: Path) -> None:
             return
     transport.write(out / "import", {"ok": True})
 
-    for index in range(job["start"], len(job["probes"])):
+    for index in range(job["start"], job.get("end", len(job["probes"]))):
         call = job["probes"][index]
         started = time.perf_counter()
         try:

@@ -22,11 +22,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..checks.base import Outcome, ProbeCall
 from ..cleanup import remove_tree, work_folder
 from ..runtime import transport
 from . import cgroup, policy
+from .bound import Grants
 from .watch import WatchedInputs
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
@@ -294,8 +296,10 @@ def _disk_used(workdir: Path, limits: Limits) -> bool:
     return False
 
 
-def _wait(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limits) -> str | None:
-    """Wait for the worker: ``None`` when it ended, ``"time"`` or ``"disk"`` when it had to be stopped."""
+def _wait(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limits,
+          tick: Callable[[int], None] | None = None) -> str | None:
+    """Wait for the worker: ``None`` when it ended, ``"time"`` or ``"disk"`` when it had to be stopped;
+    ``tick(launcher pid)`` runs every half second meanwhile (the grants of bounded calls)."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -306,16 +310,19 @@ def _wait(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limi
                 return "time"
             if _disk_used(workdir, limits):
                 return "disk"
+            if tick is not None:
+                tick(process.pid)
 
 
-def _supervise(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limits) -> tuple[_OutputDrain, str | None]:
+def _supervise(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limits,
+               tick: Callable[[int], None] | None = None) -> tuple[_OutputDrain, str | None]:
     """Drain a launched process's output until it ends, runs out of time or disk (then stop it), and kill
     everything it left behind in its session; returns the output and ``None``, ``"time"`` or ``"disk"``."""
     drain = _OutputDrain(process.stdout)
     drain.start()
     stopped = None
     try:
-        stopped = _wait(process, seconds, workdir, limits)
+        stopped = _wait(process, seconds, workdir, limits, tick)
         if stopped:
             process.terminate()  # the launcher kills the worker and reaps it: no zombie is left behind
             try:
@@ -371,20 +378,23 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
     with work_folder("lora-grade-", cleanup) as workdir:
         _prepare(workdir, submission, package, worker)
         inputs = WatchedInputs(calls, workdir / "inputs")  # written by the grader, read-only to the worker
-        if inputs.folders:
+        grants = Grants(calls, workdir, worker, own_uid=worker not in (None, NOBODY))
+        if inputs.folders or grants.indices:
             _hand_over(workdir, worker, ("inputs",))
         inputs.start()
-        probes = [{"probe": c.probe, "args": inputs.args(i, c.args), "module": c.module or module}
+        probes = [{"probe": c.probe, "args": grants.args(i, inputs.args(i, c.args)), "module": c.module or module}
                   for i, c in enumerate(calls)]
         while start < len(calls):
             remaining = limits.wall_seconds - (time.monotonic() - started)
             if remaining <= 0.5:
                 break
             cleanup += _writable(workdir, worker, fresh=True)  # whatever an earlier launch left there goes
-            transport.write(workdir / "job", {"package": package, "module": single, "start": start, "probes": probes})
+            end = grants.end(start)
+            transport.write(workdir / "job", {"package": package, "module": single, "start": start, "end": end,
+                                              "probes": probes})
             process = _launch(workdir, limits, remaining, hide, worker, handed=handed)
             report.launches += 1
-            drain, stopped = _supervise(process, remaining, workdir, limits)
+            drain, stopped = _supervise(process, remaining, workdir, limits, grants.poll)
             output += drain.kept[: OUTPUT_KEPT - len(output)]
             report.output_bytes += drain.total
             isolation = launch_report(process)
@@ -401,7 +411,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                                        {"type": "ImportError", "where": "",
                                         "message": f"importing {package}.{module} failed: {reason}"})
                 break
-            for index in range(start, len(calls)):
+            for index in range(start, end):
                 outcomes[index] = _read_outcome(workdir / "out" / f"{index:04d}", budget)
                 if outcomes[index] is None:
                     outcomes[index] = Outcome(ok=False, missing=_why_it_stopped(process.returncode, stopped, limits))
@@ -411,8 +421,9 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                                                                       "stopped the process running your code")
                     break
             else:
-                start = len(calls)
+                start = end
         inputs.observe(outcomes)  # what the kernel saw the worker open, whatever its code reports
+        grants.observe(outcomes)  # whether, and how, the grader limited the worker before a bounded call
     if cleanup:
         report.isolation.setdefault("problems", []).extend(cleanup)
     report.seconds = time.monotonic() - started

@@ -3,10 +3,7 @@ small transformer-like model, its state dict, dropout, and the memory its forwar
 
 from __future__ import annotations
 
-import os
-import resource
-import select
-import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -233,71 +230,60 @@ def dropout(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: int
     return {"train": train, "eval": evaluation, "base_output": base_output}
 
 
-def big_layer(seed: int, n_in: int, n_out: int, r: int) -> dict:
-    """Seeded weights of a layer too large to copy freely (made where they are used, never sent):
-    ``weight``, ``bias``, ``A``, a non-zero ``B`` and ``x`` of 3 rows."""
+def big_layer(seed: int, n_in: int, n_out: int) -> dict:
+    """Seeded base of a layer too large to copy freely (made where it is used, never sent): ``weight``
+    and ``bias``."""
     generator = torch.Generator().manual_seed(seed)
     return {"weight": torch.randn(n_out, n_in, generator=generator) / n_in ** 0.5,
-            "bias": torch.randn(n_out, generator=generator) * 0.1,
-            "A": torch.randn(r, n_in, generator=generator) / n_in ** 0.5, "B": torch.randn(n_out, r, generator=generator),
+            "bias": torch.randn(n_out, generator=generator) * 0.1}
+
+
+def secret_factors(secret: int, n_in: int, n_out: int, r: int, **_: Any) -> dict:
+    """Grader side (``ProbeCall.bounded``): ``A``, a non-zero ``B`` and ``x`` of 3 rows, from a seed the
+    worker never sees; handed over only once the worker's memory is limited."""
+    generator = torch.Generator().manual_seed(secret)
+    return {"A": torch.randn(r, n_in, generator=generator) / n_in ** 0.5, "B": torch.randn(n_out, r, generator=generator),
             "x": torch.randn(3, n_in, generator=generator)}
 
 
-def _memory_kb() -> dict[str, int]:
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("VmSize", "VmData"):
-            fields[name] = int(rest.split()[0])
-    return fields
+def _await_inputs(inputs: str, request: str | None, seconds: float = 60.0) -> dict:
+    """The secret inputs in ``inputs``: at once when they are there (the reference), else after asking
+    for them through ``request`` and waiting for the grader, which first limits this process's memory."""
+    from .. import transport
+
+    folder = Path(inputs)
+    if request is not None and not (folder / "secret.json").exists():
+        Path(request).write_text("limit me\n")
+        deadline = time.monotonic() + seconds
+        while not (folder / "secret.json").exists():
+            if (folder / "refused.json").exists():
+                raise RuntimeError(f"the grader could not limit this process: {transport.read(folder / 'refused')}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the grader did not answer the request for the inputs")
+            time.sleep(0.02)
+    return transport.read(folder / "secret", max_bytes=4 * 1024 * 1024)
 
 
-def _limit_memory(headroom_mb: int) -> None:
-    """From now on, this process may map at most ``headroom_mb`` more (hard limits: no way back)."""
-    usage = _memory_kb()
-    for limit, now in ((resource.RLIMIT_AS, usage["VmSize"]), (resource.RLIMIT_DATA, usage["VmData"])):
-        target = now * 1024 + headroom_mb * 1024 * 1024
-        _, hard = resource.getrlimit(limit)
-        target = target if hard == resource.RLIM_INFINITY else min(target, hard)
-        resource.setrlimit(limit, (target, target))
+def bounded_forward(module: Any, seed: int, n_in: int, n_out: int, r: int, alpha: float, headroom_mb: int,
+                    inputs: str, request: str | None = None) -> dict:
+    """The unmerged forward of a large layer (with and without autograd) once the grader has let every
+    process of the worker map only ``headroom_mb`` MB more than it does now: less than ``B @ A`` needs.
 
-
-def bounded_forward(module: Any, seed: int, n_in: int, n_out: int, r: int, alpha: float, headroom_mb: int) -> dict:
-    """The unmerged forward of a large layer (with and without autograd) in a child process that the
-    kernel lets map only ``headroom_mb`` MB more than the layer already holds: less than ``B @ A`` needs.
-    Returns the output, or the error that stopped it."""
-    tensors = big_layer(seed, n_in, n_out, r)
-    layer = _layer(module, _linear(tensors["weight"], tensors["bias"]), r, alpha, tensors["A"], tensors["B"])
-    del tensors["weight"]
-    F.linear(tensors["x"], layer.base.weight)  # the BLAS library's own buffers, before the limit
-    reading, writing = os.pipe()
-    child = os.fork()
-    if child == 0:  # the child: limited, then the student's forward; it reports through the pipe and exits
-        os.close(reading)
-        try:
-            torch.set_num_threads(1)
-            _limit_memory(headroom_mb)
-            layer(tensors["x"])
-            with torch.no_grad():
-                output = layer(tensors["x"]).detach().contiguous()
-            message = b"O" + output.numpy().tobytes()
-        except BaseException as error:  # noqa: BLE001 - whatever stopped it is the answer
-            message = b"E" + f"{type(error).__name__}: {error}"[:300].encode(errors="replace")
-        with os.fdopen(writing, "wb") as pipe:
-            pipe.write(message)
-        os._exit(0)
-    os.close(writing)
-    data = bytearray()
-    with os.fdopen(reading, "rb") as pipe:
-        while select.select([pipe], [], [], 60)[0] and (chunk := pipe.read1(1 << 20)):
-            data += chunk
+    The layer is built with zero factors; the real ``A``, ``B`` and ``x`` arrive only after the limit is
+    set, and are copied into its factors in place. Returns the output, or the error that stopped it."""
+    base = _linear(**big_layer(seed, n_in, n_out))
+    layer = _layer(module, base, r, alpha, torch.zeros(r, n_in), torch.zeros(n_out, r))
+    F.linear(torch.zeros(3, n_in), base.weight)  # the BLAS library's own buffers, before the limit
+    given = _await_inputs(inputs, request)
     try:
-        os.kill(child, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    _, status = os.waitpid(child, 0)
-    if data[:1] == b"O" and len(data) == 1 + 4 * 3 * n_out:
-        return {"output": torch.frombuffer(bytearray(data[1:]), dtype=torch.float32).reshape(3, n_out).clone(), "error": None}
-    if data[:1] == b"E":
-        return {"output": None, "error": bytes(data[1:]).decode(errors="replace")}
-    return {"output": None, "error": f"the process running the forward pass ended (status {status}) without an answer"}
+        with torch.no_grad():
+            layer.lora_A.copy_(given["A"])
+            layer.lora_B.copy_(given["B"])
+        layer(given["x"])
+        with torch.no_grad():
+            output = layer(given["x"]).detach().clone()
+    except MemoryError as error:
+        return {"output": None, "error": f"MemoryError: {error}"[:300]}
+    except RuntimeError as error:   # torch's allocator says so with a RuntimeError
+        return {"output": None, "error": f"{type(error).__name__}: {error}"[:300]}
+    return {"output": output, "error": None}
