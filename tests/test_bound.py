@@ -81,14 +81,46 @@ def test_inputs_are_never_written_through_a_file_the_worker_placed(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("keep")
     (tmp_path / "inputs" / "secret.json").symlink_to(victim)
-    with pytest.raises(OSError):
+    (tmp_path / "inputs" / ".secret.safetensors.part").symlink_to(victim)
+    with pytest.raises(OSError):   # a planted temporary name stops the write
         write_new(tmp_path, "secret", {"x": torch.zeros(2)}, "inputs")
     assert victim.read_text() == "keep"
+    (tmp_path / "inputs" / ".secret.safetensors.part").unlink()
+    write_new(tmp_path, "secret", {"x": torch.zeros(2)}, "inputs")   # a planted final name is replaced
+    assert victim.read_text() == "keep" and not (tmp_path / "inputs" / "secret.json").is_symlink()
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "linked").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(OSError):
         write_new(tmp_path, "secret", {"x": torch.zeros(2)}, "linked")
     assert not list((tmp_path / "elsewhere").iterdir())
+
+
+def test_the_worker_never_sees_an_input_file_before_it_is_whole(tmp_path, monkeypatch):
+    """The worker polls for ``secret.json`` and reads it at once: while any byte is still being written,
+    the name must not exist (CI caught the worker reading an empty ``secret.json``)."""
+    from autograder.sandbox import bound
+
+    seen, fdopen = [], os.fdopen
+
+    class Watched:
+        def __init__(self, stream):
+            self.stream = stream
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.stream.__exit__(*exc)
+
+        def write(self, data):
+            seen.append(sorted(path.name for path in (tmp_path / "inputs").iterdir()))
+            return self.stream.write(data)
+
+    (tmp_path / "inputs").mkdir()
+    monkeypatch.setattr(bound.os, "fdopen", lambda *args, **kwargs: Watched(fdopen(*args, **kwargs)))
+    write_new(tmp_path, "secret", {"x": torch.zeros(2)}, "inputs")
+    assert seen == [[".secret.safetensors.part"], [".secret.json.part", "secret.safetensors"]], seen
+    assert sorted(path.name for path in (tmp_path / "inputs").iterdir()) == ["secret.json", "secret.safetensors"]
 
 
 def test_no_materialise_fails_without_a_grant_the_grader_observed():

@@ -43,8 +43,10 @@ def _open_folder(base: Path, *names: str) -> int:
 
 
 def write_new(folder: Path, stem: str, value: Any, *names: str) -> None:
-    """``value`` as ``stem.json`` (+ ``stem.safetensors``) in ``folder/names...``, each file created anew
-    (``O_EXCL``, no link followed): a file the worker placed there first makes this fail, never redirects it."""
+    """``value`` as ``stem.json`` (+ ``stem.safetensors``) in ``folder/names...``, each file written anew
+    under a temporary name (``O_EXCL``, no link followed: a file the worker placed there first makes this
+    fail, never redirects it), then renamed into place, so the worker, which polls for the JSON, never
+    reads a file still being written."""
     structure, tensors = transport.encode(value)
     files = []
     if tensors:
@@ -55,9 +57,10 @@ def write_new(folder: Path, stem: str, value: Any, *names: str) -> None:
     fd = _open_folder(folder, *names)
     try:
         for name, data in files:
-            handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+            handle = os.open(f".{name}.part", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd)
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
+            os.replace(f".{name}.part", name, src_dir_fd=fd, dst_dir_fd=fd)
     finally:
         os.close(fd)
 
