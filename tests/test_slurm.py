@@ -176,6 +176,7 @@ def test_a_cancelled_task_is_a_row_with_the_reason_and_ctrl_c_cancels_the_arrays
     out = tmp_path / "book" / "gradebook.csv"
     command = [sys.executable, "-m", "autograder", "grade-all", str(folder), "--out", str(out), "--backend",
                "slurm", "--cpus-per-task", "1", "--part", "matmul"]
+    wait_for(lambda: not queue(), seconds=60)   # no task of an earlier test is still on the cluster
     # someone cancels one task (scancel JOB_1): that submission is a row with Slurm's reason
     driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: any(line.endswith("_1|RUNNING") for line in queue()))
@@ -187,7 +188,11 @@ def test_a_cancelled_task_is_a_row_with_the_reason_and_ctrl_c_cancels_the_arrays
     assert "was cancelled" in book["hal"]["error"] and book["hal"]["total"] == "0", book["hal"]
     assert book["ada"]["total"] == "10" and book["ivy"]["error"] == ""
 
-    # a rerun submits only the cancelled one; Ctrl-C cancels its array and keeps what finished
+    # a rerun submits only the cancelled one; Ctrl-C cancels its array and keeps what finished. The first
+    # array's task 0 can still show RUNNING for a moment after its exit file was read: wait until it is gone,
+    # so that the RUNNING task 0 seen next is the rerun's (under load CI saw the old one and sent Ctrl-C
+    # before the rerun had submitted anything)
+    wait_for(lambda: not queue(), seconds=60)
     driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: any(line.endswith("_0|RUNNING") for line in queue()))
     driver.send_signal(signal.SIGINT)
