@@ -86,6 +86,47 @@ def test_worker_cannot_read_solutions_checks_or_course_file(tmp_path):
     assert seen["pid"] == 1  # its own PID namespace: the grader is invisible to it
 
 
+WALKER = '''
+import json, os, sys
+
+SYSTEM = SYSTEM_FOLDERS
+
+def relu(matrix):
+    own = [os.path.dirname(os.getcwd()), sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    own += [entry for entry in sys.path if os.path.isdir(entry)]
+    own = [os.path.realpath(path) for path in own]
+    mine = lambda path: any(path == folder or path.startswith(folder + "/") for folder in own)
+    found, files = [], 0
+    for entry in sorted(os.listdir("/")):
+        if entry in SYSTEM or os.path.islink("/" + entry):
+            continue
+        if os.path.isfile("/" + entry) and os.path.getsize("/" + entry):
+            found.append("/" + entry)
+        for top, dirs, names in os.walk("/" + entry):
+            dirs[:] = [d for d in dirs if not mine(os.path.join(top, d))]
+            for name in names:
+                path = os.path.join(top, name)
+                files += 1
+                if not mine(path) and not os.path.islink(path):
+                    found.append(path)
+    return [[json.dumps({"found": found[:20], "count": len(found), "files": files})]]
+'''
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="this kernel gives no namespaces to this user")
+def test_outside_the_system_folders_a_worker_sees_only_its_own_folder_and_its_runtime(tmp_path):
+    """An allow-list, not a deny-list: a second checkout of the course in ``/srv`` or ``/work``, a results
+    folder on ``/mnt``, the host's ``/old_root``: nothing outside the system folders is visible, wherever
+    it lies (CI's clone in ``/check/work`` read a developer's checkout in ``/work``)."""
+    from autograder.sandbox.policy import SYSTEM_FOLDERS
+
+    source = WALKER.replace("SYSTEM_FOLDERS", repr(sorted(SYSTEM_FOLDERS)))
+    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])], hide=hidden())
+    assert report.outcomes[0].ok, report.outcomes[0]
+    seen = json.loads(report.outcomes[0].value["result"][0][0])
+    assert seen["count"] == 0, seen
+
+
 def test_probe_runtime_holds_no_expected_answers():
     runtime = ROOT / "autograder" / "runtime"
     text = "\n".join(path.read_text() for path in runtime.rglob("*.py"))

@@ -1,10 +1,12 @@
 """What a sandboxed worker sees: the one list of the paths it is handed and of the paths hidden from it.
 
-Every sandboxed run, the probe worker and the notebook runner alike, sees the machine's root
-read-only (system folders stay visible, see SECURITY.md), except:
+Every sandboxed run, the probe worker and the notebook runner alike, sees of the machine's root only the
+system folders (:data:`SYSTEM_FOLDERS`: programs, libraries, ``/etc``, devices, ``/proc``, ``/sys``),
+read-only; everything else is:
 
-* **hidden**, covered by an empty read-only tmpfs (a file by ``/dev/null``): every entry of the course
-  repository but its Python environment (solutions, hidden checks, tests, ``course.yml``), the folder that
+* **hidden**, covered by an empty read-only tmpfs (a file by ``/dev/null``): every other entry of ``/``
+  (:func:`root_hidden`: ``/home``, ``/root``, ``/opt``, ``/srv``, ``/var``, ``/mnt``, other checkouts of
+  the course outside the system folders), and, wherever they lie, every entry of the course repository but its Python environment (solutions, hidden checks, tests, ``course.yml``), the folder that
   holds the repository, the grader package wherever the worker's Python would import it from, the folder
   the submission was graded from, what the caller adds (a class's results, :func:`hideable`), the
   temporary folder (other workers' folders), the grading user's home, ``/tmp``, ``/var/tmp`` and ``/run/lock``;
@@ -30,6 +32,8 @@ from pathlib import Path
 
 GRADER_PACKAGE = "autograder"
 GRADER_DIR = Path(__file__).resolve().parent.parent
+# the entries of / a worker sees (read-only): what a Python runtime, its libraries and a GPU need
+SYSTEM_FOLDERS = frozenset({"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "sys"})
 SHARED_WRITABLE = (Path("/tmp"), Path("/var/tmp"), Path("/run/lock"))  # /tmp too where the grader uses another
 # the notebook part's copy of the submission gets these under tests/ (the notebook imports the tiny model)
 SUPPORT_FILES = {"tiny_models.py": GRADER_DIR / "runtime" / "tiny_models.py"}
@@ -49,6 +53,14 @@ def course_hidden(root: Path, solution: Path) -> list[Path]:
     return paths
 
 
+def root_hidden(root: Path = Path("/")) -> list[Path]:
+    """Every entry of ``root`` but the system folders: an allow-list, so that a second checkout of the
+    course, a results folder or a mounted disk is hidden wherever it lies (``/srv``, ``/work``, ``/mnt``...).
+    A link is left alone: it leads into a system folder (``/bin``) or to a path covered on its own."""
+    return [entry for entry in sorted(Path(root).iterdir())
+            if entry.name not in SYSTEM_FOLDERS and not entry.is_symlink()]
+
+
 def hideable(path: Path) -> bool:
     """Whether the worker can do without ``path``: not the temporary folder it runs in, nor an ancestor of
     it or of the Python environment that runs it."""
@@ -64,9 +76,9 @@ def handed_paths(reads: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def launch_paths(hide: list[Path], handed: list[str], workdir: Path) -> dict:
-    """The launcher's configuration of what the worker in ``workdir`` sees: ``hide`` plus the temporary
-    folder, the home folder and the shared writable folders; ``handed`` read-only; ``workdir`` writable."""
-    hidden = [*hide, Path(workdir).parent, Path.home(), *SHARED_WRITABLE]
+    """The launcher's configuration of what the worker in ``workdir`` sees: ``hide`` plus every entry of
+    ``/`` but the system folders, the temporary folder, the home folder and the shared writable folders; ``handed`` read-only; ``workdir`` writable."""
+    hidden = [*root_hidden(), *hide, Path(workdir).parent, Path.home(), *SHARED_WRITABLE]
     return {"hide": [str(path) for path in hidden], "hand": list(handed), "writable": [str(workdir)],
             "hide_modules": [GRADER_PACKAGE]}
 
