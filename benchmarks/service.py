@@ -47,9 +47,9 @@ from typing import Any
 
 import torch
 
-from autograder.config import load_course
-from autograder.reference import Reference
-from autograder.tooling.models import load_model
+from autograder.parts import load_course
+from autograder.engine.reference import Reference
+from autograder.core.models import load_model
 from common import RESULTS, current_rss, page_in, write_results
 
 ROOT = Path(__file__).resolve().parent.parent

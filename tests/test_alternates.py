@@ -1,5 +1,5 @@
 """Correct implementations written differently from the reference must get full marks
-(tests/alternates/, see autograder/audit.py for the format)."""
+(tests/alternates/, see autograder/commands/audit.py for the format)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import audit_entry, load_alternate
+from autograder.commands.audit import audit_entry, load_alternate
 from test_mutants import catalogue_params
 
 ALTERNATES = sorted((Path(__file__).resolve().parent / "alternates").glob("*.py"))

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from autograder.audit import AuditError, load_mutant
+from autograder.commands.audit import AuditError, load_mutant
 from conftest import ROOT
 
 
 def audit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder.cli", "audit", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "autograder", "audit", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=600)
 
 
@@ -71,7 +71,7 @@ def test_malformed_entries_are_clear_errors(tmp_path, assignment):
 def test_a_notebook_entry_patches_one_code_cell_of_the_master_notebook(tmp_path, assignment):
     import json
 
-    from autograder.audit import load_alternate
+    from autograder.commands.audit import load_alternate
 
     path = tmp_path / "notebook_thing.py"
     path.write_text('"""Counts r * d only."""\nMODULE = "lecture.ipynb"\nCAUGHT_BY = ["notebook/q3_params"]\n'
@@ -98,8 +98,8 @@ def test_a_notebook_entry_patches_one_code_cell_of_the_master_notebook(tmp_path,
 
 
 def test_a_notebook_exploit_may_start_from_the_stub_notebook_and_name_text_never_to_show(tmp_path, assignment):
-    from autograder.audit import AuditRow, load_exploit
-    from autograder.judge import CheckResult
+    from autograder.commands.audit import AuditRow, load_exploit
+    from autograder.engine.judge import CheckResult
 
     path = tmp_path / "notebook_thing.py"
     body = ('ATTACK = "a"\nBLOCKED_BY = "b"\nMODULE = "lecture.ipynb"\nBASE = "release"\nMUST_NOT_SHOW = ["SECRET"]\n'

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import torch
 
-from autograder.reference import Reference
+from autograder.engine.reference import Reference
 from autograder.runtime.tiny_models import byte_tokenizer, tiny_llama
 
 MODEL_SEED = 3

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import ConfigError, load_course
+from autograder.core.config import ConfigError
+
+from autograder.parts import load_course
 from conftest import ROOT, write_course
 
 
@@ -73,7 +75,7 @@ def test_bad_yaml_and_missing_file(tmp_path):
 
 def test_cli_reports_problems_without_a_traceback(tmp_path):
     path = write_course(tmp_path, lambda data: data["assignments"]["lora"]["parts"][0].update(points=-1))
-    result = subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(path), "validate"],
+    result = subprocess.run([sys.executable, "-m", "autograder", "--course", str(path), "validate"],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -82,7 +84,7 @@ def test_cli_reports_problems_without_a_traceback(tmp_path):
 
 
 def test_cli_validate_on_the_real_file():
-    result = subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(ROOT / "course.yml"), "validate"],
+    result = subprocess.run([sys.executable, "-m", "autograder", "--course", str(ROOT / "course.yml"), "validate"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "assignment 'lora'" in result.stdout

@@ -1,5 +1,5 @@
 """The mutant catalogue: every realistic student bug in tests/mutants/ must be caught by the checks
-its file names, with feedback a student can act on (see autograder/audit.py for the format)."""
+its file names, with feedback a student can act on (see autograder/commands/audit.py for the format)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import audit_entry, load_mutant
+from autograder.commands.audit import audit_entry, load_mutant
 
 MUTANT_FILES = sorted((Path(__file__).resolve().parent / "mutants").glob("*.py"))
 # Entries of the model parts train tiny models or start chat engines (20-60 s each), and those of the

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import load_alternate, load_mutant
-from autograder.checks import CHECKS, passages
-from autograder.checks.base import Outcome
+from autograder.commands.audit import load_alternate, load_mutant
+from autograder.parts import CHECKS
+from autograder.parts.finetune import passages
+from autograder.core.model import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = range(40)
@@ -111,7 +112,7 @@ def test_a_mutant_loses_the_same_points_on_every_seed(path, assignment, referenc
 
 
 def test_one_rule_read_the_other_way_costs_a_share_in_extraction_and_nothing_in_examples(assignment, reference):
-    from autograder.audit import apply_patch
+    from autograder.commands.audit import apply_patch
 
     source = apply_patch((assignment.solution / "lora_lab" / "persona.py").read_text(), JOIN_CONTINUED, "joined")
     student = module_from(source, "joined_continued_quotations")

@@ -15,7 +15,7 @@ import pytest
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
-from autograder.reference import Reference
+from autograder.engine.reference import Reference
 from autograder.runtime.tiny_models import byte_tokenizer, tiny_llama
 
 NAMES = ("Holmes", "Juliet", "Alice", "Darcy")

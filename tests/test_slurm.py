@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import apply_patch
+from autograder.commands.audit import apply_patch
 from conftest import ROOT, course_cli, make_submission, write_course
 
 REFERENCE = ROOT / "solutions" / "lora"

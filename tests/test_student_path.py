@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import load_mutant
+from autograder.commands.audit import load_mutant
 from conftest import ROOT
 
 MUTANT = ROOT / "tests" / "mutants" / "lora_apply_endswith_no_dot.py"
@@ -169,7 +169,7 @@ def load_make_submission(folder: Path):
 
 
 def test_make_submission_limits_are_the_graders(assignment):
-    from autograder import submission
+    from autograder.engine import submission
 
     module = load_make_submission(assignment.release)
     limits = {name: value for name, value in vars(module).items() if name.startswith("MAX_")}
