@@ -18,12 +18,10 @@ from ..core.config import ConfigError, Course
 
 from ..parts import load_course
 from ..parts.notebook import MATERIAL
+from .boot import PACKAGE_ROOT
 from .release import ReleaseError, build_material, build_release, drifted_files, write_release
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
-# Run this CLI in a fresh interpreter from a given copy of the grader: ``python -I -c CLI_BOOT ROOT ARGS``.
 SLURM_OPTIONS = ("partition", "gpu_partition", "time", "mem", "cpus_per_task")
-CLI_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from autograder.commands.cli import main; sys.exit(main())"
 
 
 class UsageError(Exception):
@@ -48,12 +46,6 @@ def find_course_file(explicit: str | None) -> Path:
 
 def load(args: argparse.Namespace) -> Course:
     return load_course(find_course_file(args.course))
-
-
-def cli_command(*args: str) -> list[str]:
-    """The command line running ``course ARGS`` with this very grader, in an isolated interpreter
-    (``-I``: no current folder, ``PYTHONPATH`` or user site), whichever copy of it is installed."""
-    return [sys.executable, "-I", "-c", CLI_BOOT, str(PACKAGE_ROOT), *args]
 
 
 def check_parts(assignment, parts: list[str] | None) -> None:

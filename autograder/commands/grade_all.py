@@ -11,8 +11,6 @@ grades only the submissions without results (``force`` regrades them all). The S
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import subprocess
 import sys
@@ -23,14 +21,12 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.config import Assignment, Course
-from ..output.results import error_results, fmt_points, write_atomic, write_json
+from ..output.gradebook import GradebookError, columns, read_gradebook, write_gradebook
+from ..output.results import error_results, fmt_points, write_json
+from .boot import cli_command
 
 GRADER_ERROR = "grader"          # extra_data.error_kind of a failure to retry on the next run
 SUBMISSION_ERROR = "submission"  # the submission itself cannot be graded: a rerun gives the same
-
-
-class GradebookError(Exception):
-    """The submissions folder or the gradebook cannot be used; one sentence for the user."""
 
 
 @dataclass(frozen=True)
@@ -112,8 +108,6 @@ def grade_command(course: Course, assignment: Assignment, entry: Entry, out: Pat
                   hide: tuple[Path, ...] = (), only_gpu: bool = False) -> list[str]:
     """``course grade`` for one submission, in a fresh interpreter running this very grader; ``hide``:
     more folders its worker must not see, ``only_gpu``: the GPU checks alone."""
-    from .cli import cli_command
-
     options = [option for part in parts for option in ("--part", part)] + (["--only", "gpu"] if only_gpu else [])
     # The student's code sees neither the other submissions nor anyone's results.
     folders = (entry.path.parent.resolve(), out.parent.resolve(), *(Path(path).resolve() for path in hide))
@@ -177,20 +171,6 @@ def gradebook_rows(assignment: Assignment, entries: list[Entry], folder: Path) -
         row["error"] = extra.get("error", "")
         rows.append(row)
     return rows
-
-
-def columns(assignment: Assignment) -> list[str]:
-    ids = [part.id for part in assignment.parts]
-    return ["submission", *ids, "total", "max_score", *(f"{part}_max" for part in ids), "seconds", "error"]
-
-
-def write_gradebook(assignment: Assignment, rows: list[dict], path: Path) -> None:
-    """Write the CSV atomically (a temporary file, then a rename)."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns(assignment), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, text.getvalue())
 
 
 def start_class(assignment: Assignment, submissions: Path, gradebook: Path, force: bool, parts: list[str] | None,
@@ -271,20 +251,3 @@ def progress_bar(total: int):
     from tqdm import tqdm
 
     return tqdm(total=total, desc="grading", unit="submission", file=sys.stderr)
-
-
-def read_gradebook(path: Path) -> list[dict[str, str]]:
-    """The rows of a gradebook CSV written by :func:`grade_all`."""
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            rows = list(reader)
-            fields = reader.fieldnames or []
-    except FileNotFoundError:
-        raise GradebookError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise GradebookError(f"{path} cannot be read: {error}") from None
-    if not {"submission", "total"} <= set(fields):
-        raise GradebookError(f"{path} is not a gradebook of `course grade-all` (no submission and total columns)")
-    return rows

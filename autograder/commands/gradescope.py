@@ -24,6 +24,7 @@ from ..core.config import Assignment, Course
 from ..engine.grading import PACKAGE_DIR, SECRET_FILE, course_secret, grade
 from ..output.results import error_results, to_gradescope, write_json
 from ..engine.submission import SubmissionError, open_submission
+from .boot import CLI_BOOT
 
 DEFAULT_ROOT = Path("/autograder")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -103,8 +104,6 @@ def _tree(folder: Path, prefix: str, leave_out: tuple[str, ...] = ()) -> dict[st
 
 def autograder_files(course: Course, assignment: Assignment) -> dict[str, bytes]:
     """The zip's contents: ``{name: bytes}``; the scripts at the top, as Gradescope wants them."""
-    from .cli import CLI_BOOT
-
     pyproject = PACKAGE_DIR.parent / "pyproject.toml"
     if not pyproject.is_file():
         raise BuildError(f"the grader's {pyproject} is missing; build the zip from the course repository")

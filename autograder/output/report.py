@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..commands.grade_all import GradebookError
+from .gradebook import GradebookError
 from .results import fmt_points
 
 
