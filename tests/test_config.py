@@ -114,3 +114,40 @@ def test_the_cluster_section_is_validated(tmp_path):
                         ("mem", "must be a memory size"), ("cpus_per_task", "must be a whole number"),
                         ("nodes", "unknown key")):
         assert any(p.startswith(f"cluster.{key}: {reason}") for p in found), (key, found)
+
+
+def drop_relu(data):
+    """matmul without its relu check (points adjusted, so the file is otherwise valid)."""
+    matmul = data["assignments"]["lora"]["parts"][0]
+    relu = next(check for check in matmul["checks"] if check["id"] == "relu")
+    matmul["checks"].remove(relu)
+    matmul["points"] -= relu["points"]
+
+
+def test_course_yml_and_the_registry_are_checked_both_ways(tmp_path):
+    """A check course.yml lists with no code, and one registered in a part's folder but not listed (it
+    would silently never run): each is one line of `course validate`, exit 2, no traceback."""
+    def mutate(data):
+        drop_relu(data)
+        data["assignments"]["lora"]["parts"][0]["checks"].append({"id": "transpose", "points": 1})
+        data["assignments"]["lora"]["parts"][0]["points"] += 1
+    path = write_course(tmp_path, mutate)
+    result = subprocess.run([sys.executable, "-m", "autograder", "--course", str(path), "validate"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if "matmul/transpose" in line] == [
+        "  assignments.lora.parts[0].checks[5].id: no hidden check named 'matmul/transpose' exists in "
+        f"autograder/parts/matmul/checks.py"]
+    assert [line for line in lines if "matmul/relu" in line] == [
+        "  assignments.lora.parts[0].checks: hidden check 'matmul/relu' is registered in autograder/parts/matmul/ "
+        f"but not listed here, so it would never run (list it with its points, or delete it)"]
+    (tmp_path / "alone").mkdir()
+    assert len(problems(tmp_path / "alone", drop_relu)) == 1
+
+
+def test_every_part_folder_is_a_part_of_course_yml_and_back(assignment):
+    from autograder.parts import CHECKS, PARTS
+
+    assert set(PARTS) == {part.id for part in assignment.parts}
+    assert set(CHECKS) == {spec.id for part in assignment.parts for spec in part.checks}

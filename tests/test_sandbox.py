@@ -260,3 +260,26 @@ def test_as_root_the_worker_runs_unprivileged_in_a_folder_it_cannot_change(tmp_p
     others = [name for name in seen["tmp"] if name not in through]
     assert len(others) == 1 and others[0].startswith("lora-grade-"), seen["tmp"]
     assert "lora_lab" not in " ".join(seen["home"]) and ".bashrc" not in seen["home"]
+
+
+def test_probe_names_are_written_once_and_come_from_the_part_folders():
+    """The parts a probe may come from are the folders holding a probes.py; a check names a probe by its
+    function (the name is derived), so no checks.py spells a probe's or its own check's name out."""
+    from autograder.parts.lora import probes
+    from autograder.runtime import common
+    from autograder.runtime.probes import get_probe, probe_parts
+
+    parts = ROOT / "autograder" / "parts"
+    assert probe_parts() == {path.parent.name for path in parts.glob("*/probes.py")} >= {"lora", "service"}
+    assert get_probe("lora.forward") is probes.forward and get_probe("call") is common.call
+    for name in ("matmul.call", "compare.field", "lora.torch", "lora.F", "lora._await_inputs", "os.system",
+                 "transport", "same.__class__"):
+        with pytest.raises(KeyError):
+            get_probe(name)
+    assert ProbeCall(probes.forward).probe == "lora.forward" and ProbeCall(common.call).probe == "call"
+    assert ProbeCall("call", bounded=probes.secret_factors).bounded == "lora.secret_factors"
+    for checks in parts.glob("*/checks.py"):
+        part = checks.parent.name
+        strings = {node.value for node in ast.walk(ast.parse(checks.read_text())) if isinstance(node, ast.Constant)
+                   and isinstance(node.value, str)}
+        assert not {text for text in strings if text.startswith((f"{part}.", f"{part}/"))}, checks

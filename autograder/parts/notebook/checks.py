@@ -250,7 +250,7 @@ class NotebookQuestion(Check):
         self.tests = QUESTIONS[question].tests
 
     def plan(self, rng: random.Random) -> list[ProbeCall]:
-        return [ProbeCall("notebook.export", {"question": self.question})]
+        return [ProbeCall(f"{PART}.export", {"question": self.question})]
 
     def judge(self, calls: list[ProbeCall], got: list[Outcome], want: list[Outcome]) -> Verdict | None:
         if not got[0].ok:
