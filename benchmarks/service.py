@@ -13,7 +13,7 @@ float32 on the CPU.
    layers only), `load_adapter` from disk, and reloading the whole model (`load_model` from the cached
    folder, its weights read once, plus `PeftModel.from_pretrained`).
 2. Throughput: `--requests` requests spread over the characters arrive together from as many threads:
-   (a) lock    one request at a time under a lock: `set_adapter` + `generate` (tests/alternates/service_lock.py,
+   (a) lock    one request at a time under a lock: `set_adapter` + `generate` (tests/parts/service/alternates/service_lock.py,
                a correct student design);
    (b) batched the reference engine: requests that arrive together share one `generate`, each row with its
                own adapter (PEFT's `adapter_names`);
@@ -53,7 +53,7 @@ from autograder.core.models import load_model
 from common import RESULTS, current_rss, page_in, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCK_ENGINE = ROOT / "tests" / "alternates" / "service_lock.py"
+LOCK_ENGINE = ROOT / "tests" / "parts" / "service" / "alternates" / "service_lock.py"
 NAMES = ["Holmes", "Alice", "Elizabeth", "Juliet", "Darcy", "Watson", "Hatter", "Romeo"]
 QUESTIONS = ["Who are you?", "What do you make of the weather today?", "Tell me about your family.",
              "What is the last thing you read?"]

@@ -24,8 +24,8 @@ from autograder.core.model import Outcome
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = range(40)
 EXTRACTION = ("finetune/extract_novel", "finetune/extract_play", "finetune/examples")
-PERSONA_MUTANTS = sorted((ROOT / "tests" / "mutants").glob("persona_*.py"))
-PERSONA_ALTERNATES = sorted((ROOT / "tests" / "alternates").glob("persona_*.py"))
+PERSONA_MUTANTS = sorted((ROOT / "tests" / "parts" / "finetune" / "mutants").glob("persona_*.py"))
+PERSONA_ALTERNATES = sorted((ROOT / "tests" / "parts" / "finetune" / "alternates").glob("persona_*.py"))
 # An independent reading of one rule, the one the issue found: a quotation continued over two paragraphs
 # joined into one line. It must cost the same share on every seed, and nothing in finetune/examples.
 JOIN_CONTINUED = [("        turns.append((speaker is True, words))\n",

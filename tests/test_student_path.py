@@ -22,7 +22,7 @@ import pytest
 from autograder.commands.audit import load_mutant
 from conftest import ROOT
 
-MUTANT = ROOT / "tests" / "mutants" / "lora_apply_endswith_no_dot.py"
+MUTANT = ROOT / "tests" / "parts" / "lora" / "mutants" / "lora_apply_endswith_no_dot.py"
 CACHES = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 
 

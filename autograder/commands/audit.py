@@ -1,16 +1,18 @@
 r"""Assessment validity: do the hidden checks catch real bugs and accept every correct answer?
 
-The catalogue lives next to the tests:
-  * ``tests/mutants/<module>_<name>.py``: a realistic student bug. A one-line docstring says what the
+The catalogue lives next to the tests, in a folder per part (``tests/parts/<part>/``, beside the part's
+``autograder/parts/<part>/``):
+  * ``tests/parts/<part>/mutants/<module>_<name>.py``: a realistic student bug. A one-line docstring says what the
     student got wrong; ``MODULE`` names the module of the reference it changes, ``CAUGHT_BY`` the checks
     that must fail, ``PATCH`` a list of ``(old, new)`` replacements (each ``old`` exactly once).
-  * ``tests/alternates/<name>.py``: a whole module, correct but written differently from the reference;
+  * ``tests/parts/<part>/alternates/<name>.py``: a whole module, correct but written differently from the reference;
     ``ALTERNATE_FOR`` names the module it replaces. Its part must keep every point.
   * ``tests/exploits/<module>_<name>.py``: a hostile submission (see ``autograder/SECURITY.md``). Like a
     mutant it changes one module of the reference (``PATCH`` and/or ``APPEND``, code added at the end
     that may redefine a function); ``ATTACK`` names the attack and ``BLOCKED_BY`` the defence that stops
-    it. ``CAUGHT_BY`` lists the checks its code answers wrongly unless the attack works: the attack must
-    gain nothing there. Every other check of the part must pass, except those in ``MAY_FAIL`` (checks
+    it. ``WITH_VICTIM`` grades another submission beside it (``VICTIM_PARTS``: parts it is graded on
+    besides the entry's, so that the two grades overlap). ``CAUGHT_BY`` lists the checks its code
+    answers wrongly unless the attack works: the attack must gain nothing there. Every other check of the part must pass, except those in ``MAY_FAIL`` (checks
     the attack's own damage may cost, e.g. a time budget it burns); ``REPORTS``, when given, is text the
     report must show, ``MUST_NOT_SHOW`` texts it must never show (a hidden test, a path it tries to
     learn). A notebook exploit may start from the stub notebook of the release instead of the master
@@ -25,7 +27,7 @@ The catalogue lives next to the tests:
 
 A notebook part (``notebook:`` in course.yml) is changed the same way: ``MODULE`` (or ``ALTERNATE_FOR``)
 names the notebook file, e.g. ``MODULE = "lecture.ipynb"``, and the entry's file is named after the part
-(``tests/mutants/notebook_<name>.py``). The reference is the master notebook of the solutions, and each
+(``tests/parts/notebook/mutants/notebook_<name>.py``). The reference is the master notebook of the solutions, and each
 ``(old, new)`` of ``PATCH`` applies to the source of the one code cell whose text holds ``old`` (``old``
 must occur exactly once among all code cells; ``new`` may span lines); every code cell must still
 compile. A notebook alternate is such a ``PATCH`` too (a whole copy of the master would drift from it):
@@ -84,6 +86,7 @@ class Entry:
     reports: str = ""              # exploits: text the grade report must show
     must_not_exist: tuple[str, ...] = ()  # exploits: paths it tries to create, which must not exist after
     with_victim: bool = False      # exploits: graded while another submission is graded beside it
+    victim_parts: tuple[str, ...] = ()  # exploits: what the other submission is graded on besides the entry's part
     files: tuple[tuple, ...] = ()  # exploits: special files made in the submission folder (see above)
     must_not_show: tuple[str, ...] = ()  # exploits: text (a hidden test's, a path) the report must never show
 
@@ -301,9 +304,19 @@ def load_exploit(path: Path, assignment: Assignment, fill: dict[str, str] | None
                  attack=values["ATTACK"], blocked_by=values["BLOCKED_BY"], reports=str(values.get("REPORTS", "")),
                  must_not_exist=tuple(_fill(path, fill) for path in values.get("MUST_NOT_EXIST", [])),
                  with_victim=bool(values.get("WITH_VICTIM", False)),
+                 victim_parts=_victim_parts(values, assignment, path.name),
                  files=tuple(tuple(_fill(item, fill) if isinstance(item, str) else item for item in entry)
                              for entry in files),
                  must_not_show=tuple(_fill(str(text), fill) for text in values.get("MUST_NOT_SHOW", [])))
+
+
+def _victim_parts(values: dict, assignment: Assignment, name: str) -> tuple[str, ...]:
+    """``VICTIM_PARTS``: the parts, besides the entry's own, that the other submission is graded on."""
+    parts = values.get("VICTIM_PARTS", [])
+    known = {part.id for part in assignment.parts}
+    if not isinstance(parts, list) or not set(parts) <= known:
+        raise AuditError(f"{name}: VICTIM_PARTS must be a list of parts of course.yml, got {parts!r}")
+    return tuple(parts)
 
 
 def _sparse(path: Path, size: int) -> None:
@@ -357,11 +370,26 @@ def load_alternate(path: Path, assignment: Assignment) -> Entry:
                  source, module=values["ALTERNATE_FOR"])
 
 
+def catalogue_files(root: Path, kind: str) -> list[Path]:
+    """The entries of one ``kind`` (``mutants`` or ``alternates``) of the catalogue under ``root``: every
+    ``root/parts/<part>/<kind>/*.py``, in part then name order."""
+    return sorted((root / "parts").glob(f"*/{kind}/*.py"))
+
+
+def _in_its_folder(entry: Entry, path: Path) -> Entry:
+    """``entry``, which must lie in the folder of its own part (``parts/<part>/``)."""
+    folder = path.parent.parent.name
+    if folder != entry.part.id:
+        raise AuditError(f"{path.name}: changes {entry.module}, a module of part {entry.part.id}, "
+                         f"but lies in the folder of part {folder}; move it to parts/{entry.part.id}/{path.parent.name}/")
+    return entry
+
+
 def load_catalogue(root: Path, assignment: Assignment, parts: list[str] | None = None) -> list[Entry]:
-    """The reference of each part, then every mutant and alternate under ``root``."""
+    """The reference of each part, then every mutant and alternate under ``root/parts/<part>/``."""
     entries = [Entry("reference", "reference", part, "the reference solution", None) for part in assignment.parts]
-    entries += [load_mutant(path, assignment) for path in sorted((root / "mutants").glob("*.py"))]
-    entries += [load_alternate(path, assignment) for path in sorted((root / "alternates").glob("*.py"))]
+    entries += [_in_its_folder(load_mutant(path, assignment), path) for path in catalogue_files(root, "mutants")]
+    entries += [_in_its_folder(load_alternate(path, assignment), path) for path in catalogue_files(root, "alternates")]
     return [entry for entry in entries if not parts or entry.part.id in parts]
 
 
@@ -453,7 +481,7 @@ def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int 
         before = package_digest(victim / assignment.package)
         entry = load_exploit(path, assignment, {"COURSE_ROOT": str(course.root), "PORT": str(port),
                                                 "VICTIM": str(victim), "SUBMISSIONS": str(submissions)})
-        victim_parts = [entry.part.id] + (["linear"] if entry.with_victim and entry.part.id != "linear" else [])
+        victim_parts = [entry.part.id, *(part for part in entry.victim_parts if part != entry.part.id)]
         lost: dict[str, float] = {}
         beside = threading.Thread(target=lambda: lost.update(_points_lost(course, assignment, victim, victim_parts, seed)))
         if entry.with_victim:

@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="grade the mutant and alternate catalogue; exit 1 if a mutant "
                                               "survives or a correct answer loses points")
     audit.add_argument("--part", action="append", help="audit only this part (repeatable)")
-    audit.add_argument("--catalogue", help="folder holding mutants/ and alternates/ (default: tests/)")
+    audit.add_argument("--catalogue", help="folder holding parts/<part>/mutants/ and parts/<part>/alternates/ (default: tests/)")
     audit.add_argument("--seed", type=int, help="seed of the hidden inputs (default: a fixed audit seed)")
     audit.add_argument("--out", help="also write the audit as JSON here")
     audit.set_defaults(run=cmd_audit)
