@@ -100,7 +100,8 @@ def test_a_notebook_part_needs_no_module_but_an_existing_notebook(tmp_path):
         notebook["notebook"] = "missing.ipynb"
         notebook["checks"].append({"id": "q99_nothing", "points": 1})
     found = problems(tmp_path, mutate)
-    assert any("parts[6].notebook: missing.ipynb does not exist" in p for p in found)
+    index = [part.id for part in course.assignment("lora").parts].index("notebook")
+    assert any(f"parts[{index}].notebook: missing.ipynb does not exist" in p for p in found)
     assert any("no hidden check named 'notebook/q99_nothing'" in p for p in found)
 
 
