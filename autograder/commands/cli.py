@@ -234,6 +234,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if all(row.ok for row in rows) else 1
 
 
+def _need_tools() -> None:
+    """The instructor's tooling (``autograder/tools/``) is left out of the Gradescope zip: say so in one line."""
+    if not (Path(__file__).resolve().parent.parent / "tools" / "__init__.py").is_file():
+        raise UsageError("this copy of the grader has no instructor tooling (autograder/tools/ is left out of the "
+                         "Gradescope zip); run `course persona` and `course serve` from the course repository")
+
+
 def _persona_settings(course: Course):
     if course.persona is None:
         raise UsageError(f"{course.path} has no persona: section (base model, characters, training defaults)")
@@ -241,6 +248,7 @@ def _persona_settings(course: Course):
 
 
 def cmd_persona_train(args: argparse.Namespace) -> int:
+    _need_tools()
     from ..core.config import PersonaCharacter
     from ..tools import persona
     from ..tools.books import BookError
@@ -275,6 +283,7 @@ def cmd_persona_train(args: argparse.Namespace) -> int:
 def cmd_persona_eval(args: argparse.Namespace) -> int:
     import json
 
+    _need_tools()
     from ..tools import persona
     from ..core.models import ModelError
 
@@ -291,6 +300,7 @@ def cmd_persona_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    _need_tools()
     from ..core.models import ModelError
     from ..tools.persona import PersonaError
     from ..tools.serve import serve

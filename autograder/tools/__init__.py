@@ -1,1 +1,2 @@
-"""Course tooling beside the grader: base models, books, persona adapters."""
+"""Instructor tooling beside the grader, no part of grading (left out of the Gradescope zip): books,
+persona adapters, the chat server."""
