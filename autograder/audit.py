@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .config import Assignment, Course, Part
+from .errors import CourseError
 from .grading import GradeReport, grade
 from .checks.base import CHECKS
 from .cleanup import remove_tree
@@ -64,7 +65,7 @@ from .submission import SubmissionError, open_submission, package_digest
 AUDIT_SEED = 20261127
 
 
-class AuditError(Exception):
+class AuditError(CourseError):
     """A catalogue entry is malformed (missing fields, a patch that does not apply, ...)."""
 
 

@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 
+from .errors import CourseError
+
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
-class ConfigError(Exception):
+class ConfigError(CourseError):
     """``course.yml`` is invalid; ``problems`` lists every ``key: reason``."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:
@@ -78,7 +80,8 @@ class Assignment:
         for part in self.parts:
             if part.id == part_id:
                 return part
-        raise KeyError(part_id)
+        raise CourseError(f"unknown part {part_id!r}; the parts of {self.id} are "
+                          f"{', '.join(part.id for part in self.parts)}")
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,9 @@ class Course:
         """The named assignment, or the only one when ``assignment_id`` is ``None``."""
         if assignment_id is None:
             return next(iter(self.assignments.values()))
+        if assignment_id not in self.assignments:
+            raise CourseError(f"unknown assignment {assignment_id!r}; {self.path.name} has "
+                              f"{', '.join(self.assignments)}")
         return self.assignments[assignment_id]
 
 

@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 from .config import Assignment, Course
+from .errors import CourseError
 from .grading import PACKAGE_DIR, SECRET_FILE, course_secret, grade
 from .results import error_results, to_gradescope, write_json
 from .submission import SubmissionError, open_submission
@@ -72,7 +73,7 @@ exec "$PYTHON" -I -c {boot} "$SOURCE" --course "$SOURCE/course.yml" --assignment
 """
 
 
-class BuildError(Exception):
+class BuildError(CourseError):
     """The zip cannot be built from this course; one sentence for the user."""
 
 
