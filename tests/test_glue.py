@@ -130,3 +130,14 @@ def test_training_settings_come_from_course_yml_alone(tmp_path):
     assert error.value.problems == ["persona.training.steps: missing required key"]
     changed = load_course(write_course(tmp_path / "b", lambda data: data["persona"]["training"].update(lr=0.125)))
     assert changed.persona.training["lr"] == 0.125
+
+
+def test_the_tiny_models_of_the_public_tests_are_the_graders_own(assignment):
+    """One source: the solution's tests/tiny_models.py is a link to the runtime's, and `course release`
+    writes its content into the student release (a plain file there)."""
+    from autograder.release import build_release
+
+    runtime = grading.PACKAGE_DIR / "runtime" / "tiny_models.py"
+    linked = assignment.solution / "tests" / "tiny_models.py"
+    assert linked.is_symlink() and linked.resolve() == runtime.resolve()
+    assert build_release(assignment)["tests/tiny_models.py"] == runtime.read_bytes()
