@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Course, PersonaCharacter
+from ..errors import CourseError
 from ..reference import Reference
 from .books import read_book
 from .models import load_model, model_identity
@@ -26,7 +27,7 @@ from .models import load_model, model_identity
 SUMMARY = "summary.json"
 
 
-class PersonaError(Exception):
+class PersonaError(CourseError):
     """A persona command cannot run; the message says why and what to do."""
 
 
