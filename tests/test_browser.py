@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from autograder.engine.reference import Reference
+from autograder.tools import chat
 from autograder.runtime.tiny_models import byte_tokenizer, tiny_llama
 
 MODEL_SEED = 3
@@ -61,14 +62,14 @@ def server(assignment, tmp_path_factory) -> Iterator[tuple[str, Any]]:
     """``(base url, engine)`` of the reference service, served by uvicorn on 127.0.0.1 in a thread."""
     import uvicorn
 
-    service = Reference(assignment.solution, assignment.package).module("service")
+    service = Reference(assignment.solution, assignment.package).module("service")   # part 6's app and page
     folder = tmp_path_factory.mktemp("adapters")
-    cast = [service.Character(name=name, adapter_path=str(_adapter(folder / name, seed)), system_prompt=prompt,
+    cast = [chat.Character(name=name, adapter_path=str(_adapter(folder / name, seed)), system_prompt=prompt,
                               greeting=f"{name} is listening.")
             for name, seed, prompt in CAST]
     tokenizer = byte_tokenizer()
-    engine = service.ChatEngine(tiny_llama(MODEL_SEED, vocab_size=len(tokenizer)), tokenizer, cast)
-    app = service.create_app(engine)
+    engine = chat.ChatEngine(tiny_llama(MODEL_SEED, vocab_size=len(tokenizer)), tokenizer, cast, service=service)
+    app = chat.create_app(engine, service)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

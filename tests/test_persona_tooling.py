@@ -140,7 +140,7 @@ def test_persona_train_and_eval_on_a_tiny_model(tmp_path, library, tiny_model_fo
     table = json.loads((tmp_path / "eval.json").read_text())
     assert set(table) == {"base", "holmes", "juliet"} and set(table["base"]) == {"holmes", "juliet"}
 
-    # `course serve` builds the reference service on the same adapters
+    # `course serve` builds the course's service (tooling/chat.py) on the same adapters
     from fastapi.testclient import TestClient
 
     from autograder.tools.serve import build_app

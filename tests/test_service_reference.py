@@ -1,4 +1,4 @@
-"""The reference service's extras (not graded, not in the student's public tests): mixed-adapter batches,
+"""The course's own service (autograder/tools/chat.py, behind `course serve`; not graded): mixed-adapter batches,
 the microsecond adapter switch, the LRU of resident adapters, streaming, metrics and foreign adapters.
 
 Every reply is compared with the ground truth: greedy ``generate`` of a fresh ``PeftModel`` that holds
@@ -17,13 +17,20 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 from autograder.engine.reference import Reference
 from autograder.runtime.tiny_models import byte_tokenizer, tiny_llama
+from autograder.tools import chat
 
 NAMES = ("Holmes", "Juliet", "Alice", "Darcy")
 TOKENS = 10
 
 
 @pytest.fixture(scope="module")
-def service(assignment):
+def service():
+    return chat
+
+
+@pytest.fixture(scope="module")
+def reference(assignment):
+    """Part 6's reference module: its app, page and argument checks, which the course's service uses."""
     return Reference(assignment.solution, assignment.package).module("service")
 
 
@@ -46,8 +53,14 @@ def cast(service, tokenizer, tmp_path_factory):
                               system_prompt=f"You are {name}.") for number, name in enumerate(NAMES)]
 
 
-def engine_of(service, cast, tokenizer, **options):
-    return service.ChatEngine(tiny_llama(1, vocab_size=len(tokenizer)), tokenizer, cast, **options)
+@pytest.fixture(scope="module")
+def engine_of(reference):
+    """``engine_of(service, cast, tokenizer, **options)``: the course's engine on the tiny model."""
+    def make(service, cast, tokenizer, **options):
+        return service.ChatEngine(tiny_llama(1, vocab_size=len(tokenizer)), tokenizer, cast, service=reference,
+                                  **options)
+
+    return make
 
 
 def question(number: int) -> list[dict]:
@@ -74,7 +87,8 @@ def truth(cast, tokenizer):
     return reply
 
 
-def test_requests_that_arrive_together_share_a_batch_and_each_gets_its_own_reply(service, cast, tokenizer, truth):
+def test_requests_that_arrive_together_share_a_batch_and_each_gets_its_own_reply(engine_of, service,
+                                                                                 cast, tokenizer, truth):
     engine = engine_of(service, cast, tokenizer)
     requests = [(NAMES[number % len(NAMES)], question(number)) for number in range(12)]
     start = threading.Barrier(len(requests))
@@ -93,7 +107,8 @@ def test_requests_that_arrive_together_share_a_batch_and_each_gets_its_own_reply
     assert metrics["adapter_loads"] == len(NAMES)
 
 
-def test_the_adapter_switch_touches_only_lora_layers_and_equals_set_adapter(service, cast, tokenizer, truth):
+def test_the_adapter_switch_touches_only_lora_layers_and_equals_set_adapter(engine_of, service,
+                                                                            cast, tokenizer, truth):
     engine = engine_of(service, cast, tokenizer)
     order = ["Juliet", "Holmes", "Holmes", "Alice", "Juliet", "Darcy", "Holmes"]
     assert [engine.reply(name, question(1), max_new_tokens=TOKENS) for name in order] == \
@@ -107,7 +122,7 @@ def test_the_adapter_switch_touches_only_lora_layers_and_equals_set_adapter(serv
     assert engine.model.active_adapter == core.adapter["Alice"]
 
 
-def test_at_most_max_resident_adapters_stay_loaded(service, cast, tokenizer, truth):
+def test_at_most_max_resident_adapters_stay_loaded(engine_of, service, cast, tokenizer, truth):
     engine = engine_of(service, cast, tokenizer, max_resident=2)
     order = list(NAMES) * 2
     assert [engine.reply(name, question(2), max_new_tokens=TOKENS) for name in order] == \
@@ -118,10 +133,10 @@ def test_at_most_max_resident_adapters_stay_loaded(service, cast, tokenizer, tru
     assert len(engine.model.peft_config) <= 2
 
 
-def test_stream_and_metrics_endpoints(service, cast, tokenizer, truth):
+def test_stream_and_metrics_endpoints(engine_of, service, reference, cast, tokenizer, truth):
     from fastapi.testclient import TestClient
 
-    client = TestClient(service.create_app(engine_of(service, cast, tokenizer)))
+    client = TestClient(service.create_app(engine_of(service, cast, tokenizer), reference))
     body = {"character": "Juliet", "messages": question(0), "max_new_tokens": TOKENS}
     response = client.post("/api/chat/stream", json=body)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
@@ -135,7 +150,7 @@ def test_stream_and_metrics_endpoints(service, cast, tokenizer, truth):
     assert metrics["latency_ms"]["Juliet"]["count"] == 1
 
 
-def test_an_adapter_made_for_another_base_model_is_refused(service, cast, tokenizer, tmp_path):
+def test_an_adapter_made_for_another_base_model_is_refused(engine_of, service, cast, tokenizer, tmp_path):
     foreign = service.Character(name="Stranger", system_prompt="You are a stranger.",
                                 adapter_path=save_adapter(tmp_path / "stranger", tokenizer, 9, hidden_size=48))
     with pytest.raises(ValueError, match="was trained for"):

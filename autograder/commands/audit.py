@@ -32,7 +32,8 @@ names the notebook file, e.g. ``MODULE = "lecture.ipynb"``, and the entry's file
 must occur exactly once among all code cells; ``new`` may span lines); every code cell must still
 compile. A notebook alternate is such a ``PATCH`` too (a whole copy of the master would drift from it):
 it rewrites the answer cells in another style. A module alternate may also be a ``PATCH`` instead of a
-whole module.
+whole module, of the reference or, with ``BASE = "release"``, of the stub: its ``PATCH`` fills the stub's
+``raise NotImplementedError(...)`` lines, so it holds only its own code, never a copy of the docstrings.
 
 Each entry is graded on a copy of the reference (the package and the part notebooks) with that one
 module or notebook changed, on the entry's part only.
@@ -55,6 +56,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..core.config import Assignment, Course, Part
+from ..core.errors import CourseError
 from ..engine.grading import GradeReport, grade
 from ..core.model import CHECKS
 from ..core.cleanup import remove_tree
@@ -66,7 +68,7 @@ from ..engine.submission import SubmissionError, open_submission, package_digest
 AUDIT_SEED = 20261127
 
 
-class AuditError(Exception):
+class AuditError(CourseError):
     """A catalogue entry is malformed (missing fields, a patch that does not apply, ...)."""
 
 
@@ -256,10 +258,11 @@ def _patched_module(values: dict, assignment: Assignment, name: str, append: str
         raise AuditError(f"{name}: PATCH must be a non-empty list of (old, new) string pairs that change something")
     module = values[key]
     base = values.get("BASE", "reference")
-    if base not in ("reference", "release") or (base == "release" and not is_notebook(module)):
-        raise AuditError(f"{name}: BASE must be \"reference\" or, for a notebook, \"release\" (the stubs)")
+    if base not in ("reference", "release") or (base == "release" and key == "MODULE" and not is_notebook(module)):
+        raise AuditError(f"{name}: BASE must be \"reference\" or, for a notebook or an alternate, \"release\" "
+                         f"(the stubs)")
     folder = assignment.release if base == "release" else assignment.solution
-    reference = (folder / module if is_notebook(module) else _reference_path(assignment, module)).read_text(encoding="utf-8")
+    reference = _reference_path(dataclasses.replace(assignment, solution=folder), module).read_text(encoding="utf-8")
     if is_notebook(module):
         if append:
             raise AuditError(f"{name}: APPEND does not apply to a notebook; use PATCH")

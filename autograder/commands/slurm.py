@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.config import Assignment, ClusterSettings, Course
+from ..core.errors import CourseError
 from .grade_all import (GRADER_ERROR, Entry, Summary, finished_line, grade_command, grade_timeout, gradebook_rows,
                         is_done, progress_bar, read_results, record_outcome, results_folder, start_class,
                         write_gradebook)
@@ -46,7 +47,7 @@ LOG_TAIL = 64 * 1024
 EXIT_FILE_POLLS = 5
 
 
-class SlurmError(Exception):
+class SlurmError(CourseError):
     """Slurm cannot be used (no ``sbatch``, a refused submission); one sentence for the user."""
 
 

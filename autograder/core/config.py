@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 
+from .errors import CourseError
+
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
-class ConfigError(Exception):
+class ConfigError(CourseError):
     """``course.yml`` is invalid; ``problems`` lists every ``key: reason``."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:
@@ -78,7 +80,8 @@ class Assignment:
         for part in self.parts:
             if part.id == part_id:
                 return part
-        raise KeyError(part_id)
+        raise CourseError(f"unknown part {part_id!r}; the parts of {self.id} are "
+                          f"{', '.join(part.id for part in self.parts)}")
 
 
 @dataclass(frozen=True)
@@ -142,8 +145,8 @@ def slurm_setting_problem(name: str, value: object) -> str | None:
     return "unknown setting"
 
 
-TRAINING_DEFAULTS = {"r": 8, "alpha": 16, "dropout": 0.05, "steps": 150, "lr": 5e-4, "batch_size": 4,
-                     "max_length": 128, "seed": 0, "held_out": 0.1}
+# The settings of persona.training; their values are written once, in course.yml (there are no defaults here).
+TRAINING_KEYS = ("r", "alpha", "dropout", "steps", "lr", "batch_size", "max_length", "seed", "held_out")
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,9 @@ class Course:
         """The named assignment, or the only one when ``assignment_id`` is ``None``."""
         if assignment_id is None:
             return next(iter(self.assignments.values()))
+        if assignment_id not in self.assignments:
+            raise CourseError(f"unknown assignment {assignment_id!r}; {self.path.name} has "
+                              f"{', '.join(self.assignments)}")
         return self.assignments[assignment_id]
 
 
@@ -365,14 +371,14 @@ def _modules(read: _Reader, data: dict, key: str, package: str, solution: Path) 
 
 
 def _load_persona(read: _Reader, root: Path, raw: Any) -> PersonaSettings:
-    data = read.mapping(raw, "persona", {"base_model", "library", "training", "characters"}, {"characters"})
-    training = dict(TRAINING_DEFAULTS)
-    given = read.mapping(data.get("training", {}), "persona.training", set(TRAINING_DEFAULTS), set())
-    for name, value in given.items():
-        if name in TRAINING_DEFAULTS:
+    data = read.mapping(raw, "persona", {"base_model", "library", "training", "characters"}, {"characters", "training"})
+    training = {}
+    given = read.mapping(data.get("training", {}), "persona.training", set(TRAINING_KEYS), set(TRAINING_KEYS))
+    for name in TRAINING_KEYS:
+        if name in given:
             minimum = -1 if name in ("seed", "dropout") else 0
             training[name] = read.number(given, name, "persona.training", minimum=minimum)
-    if not 0 < training["held_out"] < 1 or not 0 <= training["dropout"] < 1:
+    if not 0 < training.get("held_out", 0.5) < 1 or not 0 <= training.get("dropout", 0) < 1:
         read.problems.append("persona.training: held_out must be in (0, 1) and dropout in [0, 1)")
     characters = {}
     raw_characters = data.get("characters", {})

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import course_cache
+from .errors import CourseError
 
 
-class ModelError(Exception):
+class ModelError(CourseError):
     """A base model cannot be found or loaded; the message says what to do."""
 
 

@@ -105,14 +105,25 @@ def submission_seed(course: Course, assignment: Assignment, submission: Submissi
     return int(hmac.new(course_secret(course), text, hashlib.sha256).hexdigest()[:12], 16)
 
 
+def _source_files(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sorted, without caches."""
+    return sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix != ".pyc"
+                  and not {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"} & set(path.relative_to(folder).parts))
+
+
 def checks_digest(course: Course) -> str:
-    """Hash of everything that decides a grade: course.yml, the hidden checks (the notebook's tests and
-    exports included, ``parts/notebook/checks.py``), the notebook's question list, the probe runtime and
-    the parts' probes, the notebook runner and grader, and the master notebooks whose values the questions expect."""
+    """Hash of everything that decides a grade, so two results with the same hash come from the same grader
+    (``merge-results`` refuses others): course.yml (points, budgets), every file of the grader package (the
+    checks, probes and runtime, the judge, the sandbox, the notebook's runner, tests and questions) and
+    every assignment's reference solution (its package and master notebooks), which the student's values
+    are compared with. The whole package, not a list of its modules, so no module can be forgotten."""
     digest = hashlib.sha256(course.path.read_bytes())
-    for path in (sorted((PACKAGE_DIR / "parts").rglob("*.py")) + sorted((PACKAGE_DIR / "parts" / "notebook" / "lecture").rglob("*.*"))
-                 + sorted((PACKAGE_DIR / "runtime").rglob("*.py")) + [PACKAGE_DIR / "engine" / "notebook.py"]):
-        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    sources = [(PACKAGE_DIR.name, PACKAGE_DIR)]
+    for assignment in course.assignments.values():
+        sources.append((f"{assignment.id}:{assignment.package}", assignment.solution / assignment.package))
+    for name, folder in sources:
+        for path in _source_files(folder):
+            digest.update(f"{name}/{path.relative_to(folder).as_posix()}".encode() + b"\0" + path.read_bytes())
     for assignment in course.assignments.values():   # a master notebook's run gives the values its questions expect
         for master in (assignment.solution / part.notebook for part in assignment.parts if part.notebook):
             digest.update(master.name.encode() + b"\0" + master.read_bytes())

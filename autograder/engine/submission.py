@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..core.cleanup import remove_tree
+from ..core.errors import CourseError
 from ..core.untrusted import MAX_BYTES, MAX_FILES, SKIPPED, Budget, TooLarge, bad_name, copy_file, copy_tree, \
     extract_zip, open_folder
 
@@ -30,7 +31,7 @@ SEARCH_DEPTH = 4          # the package may lie up to three folders down
 SEARCH_ENTRIES = 20_000   # names looked at while searching for it
 
 
-class SubmissionError(Exception):
+class SubmissionError(CourseError):
     """The submission cannot be graded at all (missing, unreadable, too large, no package inside)."""
 
 

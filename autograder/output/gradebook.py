@@ -8,10 +8,11 @@ import io
 from pathlib import Path
 
 from ..core.config import Assignment
+from ..core.errors import CourseError
 from .results import write_atomic
 
 
-class GradebookError(Exception):
+class GradebookError(CourseError):
     """The submissions folder or the gradebook cannot be used; one sentence for the user."""
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..engine.grading import GPU_HINT_PREFIX
+from ..core.errors import CourseError
 
 
-class MergeError(Exception):
+class MergeError(CourseError):
     """The two results cannot be combined; one sentence for the user."""
 
 
@@ -27,7 +27,26 @@ def read_json(path: Path) -> dict:
         raise MergeError(f"{path} is not a readable results.json: {error}") from None
     if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
         raise MergeError(f"{path} is not a results.json of `course grade` (no tests)")
+    for number, test in enumerate(data["tests"], start=1):
+        problem = _test_problem(test)
+        if problem:
+            raise MergeError(f"{path} is not a results.json of `course grade`: its test {number} {problem}")
     return data
+
+
+def _test_problem(test: object) -> str | None:
+    """What is missing from one entry of ``tests`` for merging, or ``None``."""
+    if not isinstance(test, dict):
+        return "is not a mapping"
+    if not isinstance(test.get("name"), str):
+        return "has no name"
+    for key in ("score", "max_score"):
+        if isinstance(test.get(key), bool) or not isinstance(test.get(key), (int, float)):
+            return f"({test['name']}) has no number {key}"
+    tags = test.get("tags")
+    if not isinstance(tags, list) or not tags or not all(isinstance(tag, str) for tag in tags):
+        return f"({test['name']}) has no tags (the first is its part)"
+    return None
 
 
 def _ran(test: dict) -> bool:
@@ -64,7 +83,8 @@ def merge_results(cpu: dict, gpu: dict) -> dict:
         part = parts.setdefault(test["tags"][0], {"score": 0.0, "max_score": 0.0})
         part["score"] = round(part["score"] + test["score"], 4)
         part["max_score"] += test["max_score"]
-    output = "\n".join(line for line in cpu.get("output", "").splitlines() if not line.startswith(GPU_HINT_PREFIX))
+    stale = set((cpu.get("extra_data") or {}).get("gpu_hint") or ())   # the CPU grade says which lines these are
+    output = "\n".join(line for line in str(cpu.get("output", "")).splitlines() if line not in stale)
     output += "\n\nGPU checks, graded on a machine with CUDA:\n" + gpu.get("output", "")
     return {
         **cpu,

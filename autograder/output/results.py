@@ -15,7 +15,7 @@ import textwrap
 from dataclasses import replace
 from pathlib import Path
 
-from ..engine.grading import GradeReport
+from ..engine.grading import GradeReport, gpu_hint
 
 # Gradescope shows a test when its own condition holds; the later in this order, the later it shows.
 VISIBILITY_ORDER = ("visible", "after_due_date", "after_published", "hidden")
@@ -99,15 +99,22 @@ def to_gradescope(report: GradeReport) -> dict:
         "visibility": report.assignment.visibility,
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"parts": parts, "provenance": report.provenance},
+        # gpu_hint: the lines of ``output`` that merge-results drops once the GPU checks are graded
+        "extra_data": {"parts": parts, "provenance": report.provenance, "gpu_hint": gpu_hint(report.parts)},
     }
 
 
-def error_results(message: str) -> dict:
+GRADER_ERROR = "grader"          # extra_data.error_kind of a failure to retry on the next run
+SUBMISSION_ERROR = "submission"  # the submission itself cannot be graded: a rerun gives the same
+
+
+def error_results(message: str, kind: str | None = None) -> dict:
     """The Gradescope results of a submission that could not be graded at all (no package, a broken
-    zip): no points and the reason, which the student sees."""
+    zip): no points and the reason, which the student sees; ``kind`` (``extra_data.error_kind``) tells
+    ``grade-all`` whether a rerun should try again (:data:`GRADER_ERROR`) or not (:data:`SUBMISSION_ERROR`)."""
+    extra = {"error": message, **({"error_kind": kind} if kind else {})}
     return {"score": 0.0, "output": f"Your submission could not be graded: {message}", "output_format": "text",
-            "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": {"error": message}}
+            "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": extra}
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -15,10 +15,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..core.errors import CourseError
+
 DOWNLOAD_URL = "https://www.gutenberg.org/cache/epub/{id}/pg{id}.txt"
 
 
-class BookError(Exception):
+class BookError(CourseError):
     """A book cannot be found, read or downloaded; the message says what to do."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.config import Course, PersonaCharacter
+from ..core.errors import CourseError
 from ..engine.reference import Reference
 from .books import read_book
 from ..core.models import load_model, model_identity
@@ -26,7 +27,7 @@ from ..core.models import load_model, model_identity
 SUMMARY = "summary.json"
 
 
-class PersonaError(Exception):
+class PersonaError(CourseError):
     """A persona command cannot run; the message says why and what to do."""
 
 

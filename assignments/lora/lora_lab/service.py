@@ -25,9 +25,8 @@ The web side is a small FastAPI app (``create_app``) with a JSON API and a one-p
 - ``GET /healthz`` -> ``{"status": "ok", "characters": <how many>}``;
 - ``GET /`` -> the chat page.
 
-(The reference also streams, ``POST /api/chat/stream``: the same body, the reply as server-sent events
-``data: {"token": ...}`` then ``data: {"done": true, "reply": ...}``; and counts, ``GET /api/metrics``.
-Neither is graded; the page falls back to ``/api/chat`` where there is no stream.)
+(The page streams replies where a server offers ``POST /api/chat/stream``, as the course's own service
+behind ``course serve`` does, and falls back to ``/api/chat`` where there is none: nothing to write here.)
 
 Errors are JSON objects with an ``"error"`` message: an unknown character is ``404`` (the message names
 the known ones), a message longer than ``max_message_chars`` is ``413``, and an exception inside the
@@ -41,7 +40,7 @@ FastAPI's own validation answer, ``{"detail": [...]}``, is fine there.
 # pydantic model, for instance) could not be resolved from the module's globals.
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,21 +92,11 @@ class ChatEngine:
       to *batch*: requests that arrive together, for different characters, go through ONE ``generate``
       call with PEFT's per-row ``adapter_names``. A batch of 8 costs little more than a batch of 1.
 
-    The reference uses the worker: it gathers what is waiting (up to ``max_batch`` requests, for at most
-    a few milliseconds), pads the prompts on the left (the new tokens of every row then start at the same
-    column), runs one greedy ``generate`` for the batch, and cuts each row at its own end-of-turn token
-    and its own ``max_new_tokens``. Greedy decoding of ``n`` tokens is the first ``n`` tokens of a longer
-    greedy run, padding is masked out of attention and out of the position ids, and the LoRA update of a
-    row uses only that row's adapter, so every row is the reply its character would give alone.
-
-    Reference-only extras (not graded): ``reply_stream`` (text pieces as they are generated),
-    ``metrics`` (requests, batches, adapter switches and loads, latencies), ``max_resident`` (at most
-    that many adapters in memory, loaded on first use, the least recently used one deleted) and
-    ``max_batch``.
+    Either gets every point. (A batching worker must pad the prompts on the left, so the new tokens of every
+    row start at the same column, and cut each row at its own end-of-turn token and ``max_new_tokens``.)
     """
 
-    def __init__(self, model: Any, tokenizer: Any, characters: Sequence[Character], *,
-                 max_resident: int | None = None, max_batch: int = 8) -> None:
+    def __init__(self, model: Any, tokenizer: Any, characters: Sequence[Character]) -> None:
         """Load every character's adapter once onto ``model`` (see the class docstring).
 
         Raises ``ValueError`` when ``characters`` is empty or two characters share a name, and
@@ -149,27 +138,6 @@ class ChatEngine:
         """
         # TODO: validate, build the prompt, then under a lock: set_adapter, generate, decode the new tokens
         raise NotImplementedError('TODO: validate, build the prompt, then under a lock: set_adapter, generate, decode the new tokens')
-
-    def reply_stream(self, character: str, messages: Sequence[dict],
-                     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.0) -> Iterator[str]:
-        """Optional (not graded): the reply of ``reply(...)`` in pieces, as the tokens are generated.
-
-        Checks the arguments at once (the same errors as ``reply``), then returns an iterator of text
-        pieces; joined, the pieces are the reply (no leading or trailing whitespace). Its ``reply``
-        attribute holds the whole reply once the iteration has finished. Abandoning the iterator stops
-        the generation of this reply.
-        """
-        # TODO: optional: a transformers streamer fed by generate, read from this thread
-        raise NotImplementedError('TODO: optional: a transformers streamer fed by generate, read from this thread')
-
-    def metrics(self) -> dict:
-        """Optional (not graded): ``{"requests", "batches", "switches", "adapter_loads", "resident",
-        "latency_ms"}``: requests served (failed ones too), ``generate`` calls, changes of adapter between consecutive
-        generations, adapters read from disk (the first loads included), the adapters in memory (least
-        recently used first) and, per character, ``{"count", "mean", "p95"}`` of the reply latencies in
-        milliseconds (``None`` before its first reply)."""
-        # TODO: optional: count what the engine does
-        raise NotImplementedError('TODO: optional: count what the engine does')
 
 
 def create_app(engine: ChatEngine, max_message_chars: int = 2000):

@@ -21,8 +21,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...core.errors import CourseError
 
-class AssignError(Exception):
+
+class AssignError(CourseError):
     """``otter assign`` failed on the master notebook; the message holds the end of its output."""
 
 

@@ -3,8 +3,8 @@
 MODULE = "service"
 CAUGHT_BY = ['service/greedy_replies']
 PATCH = [
-    ('            self.activate(adapters[0])                 # the plain path: one adapter active\n',
-     '            pass\n'),
-    ('        used = tuple(sorted(set(adapters)))\n',
-     '        if len(set(adapters)) == 1:\n            self.activate(adapters[0])  # ready for the next one\n        used = tuple(sorted(set(adapters)))\n'),
+    ('            self.model.set_adapter(character)\n            output = self.model.generate(',
+     '            output = self.model.generate('),
+    ('                                         **options)\n',
+     '                                         **options)\n            self.model.set_adapter(character)  # ready for the next one\n'),
 ]

@@ -3,8 +3,8 @@
 MODULE = "service"
 CAUGHT_BY = ['service/api_errors']
 PATCH = [
-    ('from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse',
-     'from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse'),
+    ('from fastapi.responses import HTMLResponse, JSONResponse\n',
+     'from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse\n'),
     ('        return JSONResponse({"error": message}, status_code=status)',
      '        return PlainTextResponse(message, status_code=status)'),
 ]

@@ -3,6 +3,6 @@
 MODULE = "service"
 CAUGHT_BY = ['service/greedy_replies', 'service/concurrency']
 PATCH = [
-    ('self.activate(adapters[0])                 # the plain path: one adapter active',
+    ('self.model.set_adapter(character)',
      'pass  # the adapter was chosen when it was loaded'),
 ]

@@ -3,6 +3,6 @@
 MODULE = "service"
 CAUGHT_BY = ['service/greedy_replies']
 PATCH = [
-    ('apply_chat_template(request.conversation, add_generation_prompt=True,',
-     'apply_chat_template(request.conversation, add_generation_prompt=False,'),
+    ('apply_chat_template(conversation, add_generation_prompt=True,',
+     'apply_chat_template(conversation, add_generation_prompt=False,'),
 ]

@@ -3,6 +3,6 @@
 MODULE = "service"
 CAUGHT_BY = ['service/greedy_replies']
 PATCH = [
-    ('conversation = [{"role": "system", "content": self.cast[character].system_prompt}]',
+    ('conversation = [{"role": "system", "content": system_prompt}]',
      'conversation = []'),
 ]

@@ -3,6 +3,7 @@
 MODULE = "service"
 CAUGHT_BY = ['service/loads_once']
 PATCH = [
-    ('            if name not in self.resident:\n                self.load(name)\n',
-     '            self.load(name)  # make sure the adapter is there\n'),
+    ('        with self._lock, torch.inference_mode():\n',
+     '        self.model.load_adapter(str(self._cast[character].adapter_path), adapter_name=character)  # fresh\n'
+     '        with self._lock, torch.inference_mode():\n'),
 ]

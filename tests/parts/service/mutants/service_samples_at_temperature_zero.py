@@ -3,6 +3,6 @@
 MODULE = "service"
 CAUGHT_BY = ['service/greedy_replies']
 PATCH = [
-    ('{"do_sample": False} if rows[0].temperature == 0 else',
-     '{"do_sample": True} if rows[0].temperature == 0 else'),
+    ('{"do_sample": False} if temperature == 0 else',
+     '{"do_sample": True} if temperature == 0 else'),
 ]
