@@ -108,7 +108,7 @@ def test_a_notebook_entry_patches_one_code_cell_of_the_master_notebook(tmp_path,
 
 def test_a_notebook_exploit_may_start_from_the_stub_notebook_and_name_text_never_to_show(tmp_path, assignment):
     from autograder.commands.audit import AuditRow, load_exploit
-    from autograder.engine.judge import CheckResult
+    from autograder.core.model import CheckResult
 
     path = tmp_path / "notebook_thing.py"
     body = ('ATTACK = "a"\nBLOCKED_BY = "b"\nMODULE = "lecture.ipynb"\nBASE = "release"\nMUST_NOT_SHOW = ["SECRET"]\n'

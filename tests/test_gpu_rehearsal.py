@@ -23,7 +23,8 @@ import pytest
 from autograder.core.model import CHECKS, ProbeCall
 from autograder.parts import load_course
 from autograder.engine.grading import hidden_paths
-from autograder.engine.judge import CheckResult, PlannedCheck, judge_part
+from autograder.core.model import CheckResult, PlannedCheck
+from autograder.engine.judge import judge_part
 from autograder.engine.reference import Reference
 from autograder.runtime.tiny_models import save_tiny
 from autograder.sandbox import Limits, WorkerReport, run_probes

@@ -60,7 +60,7 @@ from ..core.errors import CourseError
 from ..engine.grading import GradeReport, grade
 from ..core.model import CHECKS
 from ..core.cleanup import remove_tree
-from ..engine.judge import CheckResult
+from ..core.model import CheckResult
 from ..sandbox import leftover_workers
 from ..sandbox.cgroup import leftover_cgroups
 from ..engine.submission import SubmissionError, open_submission, package_digest

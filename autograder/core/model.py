@@ -3,7 +3,8 @@
 A check never sees student objects. ``plan`` builds the inputs from a seeded random generator; the
 sandboxed worker runs the probes on the student's code and the grading process runs the same probes on
 the reference; ``judge`` compares the two lists of :class:`Outcome` and returns a :class:`Verdict`
-whose feedback a student can act on.
+whose feedback a student can act on; the judge (``engine.judge``) makes it a :class:`CheckResult`.
+The registry ``CHECKS`` is filled by the parts (``autograder/parts/<part>/checks.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..runtime.probes import probe_name
+from .config import CheckSpec
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,30 @@ class Verdict:
 
     fraction: float
     feedback: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The result of one check of a grade, as reported: its score of ``spec.points`` and feedback."""
+
+    spec: CheckSpec
+    title: str
+    score: float
+    status: str          # "passed", "failed" or "not run"
+    feedback: str
+
+    @property
+    def max_score(self) -> float:
+        """Points this check counts for; 0 when it was not run (e.g. a GPU check without a GPU)."""
+        return 0.0 if self.status == "not run" else self.spec.points
+
+
+@dataclass(frozen=True)
+class PlannedCheck:
+    """One check of a grade with the probe calls it planned (a part's calls run together, in this order)."""
+
+    spec: CheckSpec
+    calls: list[ProbeCall]
 
 
 class Fail(Exception):

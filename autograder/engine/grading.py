@@ -23,7 +23,8 @@ import torch
 from .. import __version__
 from ..core.model import CHECKS
 from ..core.config import Assignment, Course, Part
-from .judge import CheckResult, PlannedCheck, judge_part, not_run
+from ..core.model import CheckResult, PlannedCheck
+from .judge import judge_part, not_run
 from .reference import Reference
 from ..sandbox import Limits, cgroup, policy, run_probes
 from .submission import Submission

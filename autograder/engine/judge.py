@@ -7,30 +7,9 @@ unexpectedly (malformed data, a grader bug) scores zero with a message instead o
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
 
-from ..core.model import CHECKS, Fail, Outcome, ProbeCall, Verdict
 from ..core.config import CheckSpec
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    spec: CheckSpec
-    title: str
-    score: float
-    status: str          # "passed", "failed" or "not run"
-    feedback: str
-
-    @property
-    def max_score(self) -> float:
-        """Points this check counts for; 0 when it was not run (e.g. a GPU check without a GPU)."""
-        return 0.0 if self.status == "not run" else self.spec.points
-
-
-@dataclass(frozen=True)
-class PlannedCheck:
-    spec: CheckSpec
-    calls: list[ProbeCall]
+from ..core.model import CHECKS, CheckResult, Fail, Outcome, PlannedCheck, Verdict
 
 
 def judge_check(planned: PlannedCheck, got: list[Outcome], want: list[Outcome]) -> CheckResult:

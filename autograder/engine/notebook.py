@@ -21,7 +21,8 @@ from pathlib import Path
 from ..core.model import CHECKS, Outcome
 from ..core.cleanup import work_folder
 from ..core.config import Assignment, Part
-from .judge import CheckResult, PlannedCheck, judge_part
+from ..core.model import CheckResult, PlannedCheck
+from .judge import judge_part
 from ..runtime import transport
 from ..sandbox import Limits, policy
 from ..sandbox.command import run_command
