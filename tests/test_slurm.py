@@ -167,6 +167,23 @@ def queue() -> list[str]:
     return subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True).stdout.split()
 
 
+def start_driver(command: list[str]) -> tuple[subprocess.Popen, str, list[str]]:
+    """Start ``grade-all`` and read its log until it names the job array it submitted: ``(driver, job id,
+    lines read)``: the test acts on that array, as its driver reports it, never on what it polls."""
+    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = read_until(driver, " as Slurm job array ", lines := [])
+    return driver, line.rsplit(" ", 1)[-1].strip(), lines
+
+
+def read_until(driver: subprocess.Popen, text: str, lines: list[str]) -> str:
+    """Read the driver's log into ``lines`` up to the first line holding ``text``, and return that line."""
+    for line in driver.stderr:
+        lines.append(line)
+        if text in line:
+            return line
+    raise AssertionError(f"grade-all never logged {text!r}: {''.join(lines)[-3000:]}")
+
+
 @pytest.mark.slow   # three runs of a small class (about a minute)
 def test_a_cancelled_task_is_a_row_with_the_reason_and_ctrl_c_cancels_the_arrays(slurm, tmp_path):
     folder = tmp_path / "class"
@@ -178,28 +195,25 @@ def test_a_cancelled_task_is_a_row_with_the_reason_and_ctrl_c_cancels_the_arrays
                "slurm", "--cpus-per-task", "1", "--part", "matmul"]
     wait_for(lambda: not queue(), seconds=60)   # no task of an earlier test is still on the cluster
     # someone cancels one task (scancel JOB_1): that submission is a row with Slurm's reason
-    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: any(line.endswith("_1|RUNNING") for line in queue()))
-    job = next(line for line in queue() if line.endswith("_1|RUNNING")).split("|")[0]
-    subprocess.run(["scancel", job], check=True)
+    driver, array, _ = start_driver(command)
+    wait_for(lambda: f"{array}_1|RUNNING" in queue())
+    subprocess.run(["scancel", f"{array}_1"], check=True)
     stdout, stderr = driver.communicate(timeout=300)
     assert driver.returncode == 0, stderr[-3000:]
     book = rows(out)
     assert "was cancelled" in book["hal"]["error"] and book["hal"]["total"] == "0", book["hal"]
     assert book["ada"]["total"] == "10" and book["ivy"]["error"] == ""
 
-    # a rerun submits only the cancelled one; Ctrl-C cancels its array and keeps what finished. The first
-    # array's task 0 can still show RUNNING for a moment after its exit file was read: wait until it is gone,
-    # so that the RUNNING task 0 seen next is the rerun's (under load CI saw the old one and sent Ctrl-C
-    # before the rerun had submitted anything)
-    wait_for(lambda: not queue(), seconds=60)
-    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: any(line.endswith("_0|RUNNING") for line in queue()))
+    # a rerun submits only the cancelled one; Ctrl-C, once the rerun's own task runs, cancels its array and
+    # keeps what finished (CI sent it once too early and once too late while the test polled the queue itself)
+    driver, array, lines = start_driver(command)
+    read_until(driver, f"task {array}_0): RUNNING", lines)   # as the driver saw it: 10 s of work are left
     driver.send_signal(signal.SIGINT)
     stdout, stderr = driver.communicate(timeout=120)
+    stderr = "".join(lines) + stderr
     assert driver.returncode == 130, stderr[-3000:]
     assert "submitted the cpu tier of 1 submissions" in stderr and "cancelled Slurm job arrays" in stderr
-    wait_for(lambda: not queue(), seconds=30)   # nothing left running on the cluster
+    wait_for(lambda: not any(line.startswith(f"{array}_") for line in queue()), seconds=30)   # nothing of it left
     assert rows(out)["ada"] == book["ada"] and rows(out)["ivy"] == book["ivy"]
 
     finished = course_cli(*command[3:], timeout=300)
