@@ -1,7 +1,8 @@
 """The lora-course autograder: course.yml, the release pipeline, the sandboxed grader and the CLI.
 
-Pipeline of one grade: :mod:`.submission` -> :mod:`.sandbox` (worker running :mod:`.runtime.probes`)
--> :mod:`.judge` (against :mod:`.reference`, with :mod:`.checks`) -> :mod:`.results`.
+Pipeline of one grade: :mod:`.engine.submission` -> :mod:`.sandbox` (worker running the probes of
+:mod:`.parts`) -> :mod:`.engine.judge` (against :mod:`.engine.reference`, with the checks of
+:mod:`.parts`) -> :mod:`.output.results`. The layers and their order: README.md, *Layers*.
 """
 
 import os

@@ -43,10 +43,12 @@ from typing import Any
 
 import torch
 
-from autograder.config import Course, load_course
-from autograder.reference import Reference
-from autograder.tooling.books import BookError, read_book
-from autograder.tooling.models import PACKAGED, ModelError, load_model, packaged_gguf, resolve_model
+from autograder.core.config import Course
+
+from autograder.parts import load_course
+from autograder.engine.reference import Reference
+from autograder.tools.books import BookError, read_book
+from autograder.core.models import PACKAGED, ModelError, load_model, packaged_gguf, resolve_model
 from common import RESULTS, current_rss, page_in, peak_rss, write_results
 
 ROOT = Path(__file__).resolve().parent.parent

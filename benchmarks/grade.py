@@ -12,9 +12,9 @@ import statistics
 import time
 from pathlib import Path
 
-from autograder.config import load_course
-from autograder.grading import grade
-from autograder.submission import open_submission
+from autograder.parts import load_course
+from autograder.engine.grading import grade
+from autograder.engine.submission import open_submission
 from common import RESULTS, write_results
 
 ROOT = Path(__file__).resolve().parent.parent

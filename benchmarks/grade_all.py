@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.config import load_course
-from autograder.gradebook import grade_all, read_gradebook
+from autograder.parts import load_course
+from autograder.commands.grade_all import grade_all, read_gradebook
 from common import RESULTS, write_results
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,8 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-from autograder.audit import _reference_copy, load_exploit, make_files
-from autograder.config import load_course
+from autograder.commands.audit import _reference_copy, load_exploit, make_files
+from autograder.parts import load_course
 from common import RESULTS, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +39,9 @@ from pathlib import Path
 sys.setrecursionlimit(1000)
 result = {}
 try:
-    from autograder.config import load_course
-    from autograder.grading import grade
-    from autograder.submission import open_submission, SubmissionError
+    from autograder.parts import load_course
+    from autograder.engine.grading import grade
+    from autograder.engine.submission import open_submission, SubmissionError
     course = load_course(Path(sys.argv[1]))
     assignment = course.assignment()
     try:

@@ -9,11 +9,11 @@ q/k/v/o) and small random non-zero B factors, so every character answers differe
 float32 on the CPU.
 
 1. Switch cost, the median of `--repeats` switches between the characters: PEFT's `set_adapter` (it walks
-   every module of the model), the course engine's `activate` (autograder/tooling/chat.py) (it sets the active adapter of the LoRA
+   every module of the model), the course engine's `activate` (autograder/tools/chat.py) (it sets the active adapter of the LoRA
    layers only), `load_adapter` from disk, and reloading the whole model (`load_model` from the cached
    folder, its weights read once, plus `PeftModel.from_pretrained`).
 2. Throughput: `--requests` requests spread over the characters arrive together from as many threads:
-   (a) lock    one request at a time under a lock: `set_adapter` + `generate` (tests/alternates/service_lock.py,
+   (a) lock    one request at a time under a lock: `set_adapter` + `generate` (tests/parts/service/alternates/service_lock.py,
                a correct student design);
    (b) batched the course's engine: requests that arrive together share one `generate`, each row with its
                own adapter (PEFT's `adapter_names`);
@@ -47,14 +47,14 @@ from typing import Any
 
 import torch
 
-from autograder.config import load_course
-from autograder.reference import Reference
-from autograder.tooling import chat
-from autograder.tooling.models import load_model
+from autograder.parts import load_course
+from autograder.engine.reference import Reference
+from autograder.tools import chat
+from autograder.core.models import load_model
 from common import RESULTS, current_rss, page_in, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCK_ENGINE = ROOT / "tests" / "alternates" / "service_lock.py"
+LOCK_ENGINE = ROOT / "tests" / "parts" / "service" / "alternates" / "service_lock.py"
 NAMES = ["Holmes", "Alice", "Elizabeth", "Juliet", "Darcy", "Watson", "Hatter", "Romeo"]
 QUESTIONS = ["Who are you?", "What do you make of the weather today?", "Tell me about your family.",
              "What is the last thing you read?"]

@@ -12,9 +12,11 @@ import pytest
 import torch
 import yaml
 
-from autograder.config import Assignment, Course, Part, load_course
-from autograder.grading import GradeReport, grade
-from autograder.submission import open_submission
+from autograder.core.config import Assignment, Course, Part
+
+from autograder.parts import load_course
+from autograder.engine.grading import GradeReport, grade
+from autograder.engine.submission import open_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_SEED = 20261127

@@ -1,5 +1,5 @@
 """Correct implementations written differently from the reference must get full marks
-(tests/alternates/, see autograder/audit.py for the format)."""
+(tests/parts/<part>/alternates/, see autograder/commands/audit.py for the format)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import audit_entry, load_alternate
-from test_mutants import catalogue_params
+from autograder.commands.audit import audit_entry, catalogue_files, load_alternate
+from test_mutants import CATALOGUE, catalogue_params
 
-ALTERNATES = sorted((Path(__file__).resolve().parent / "alternates").glob("*.py"))
+ALTERNATES = catalogue_files(CATALOGUE, "alternates")
 
 
 @pytest.mark.parametrize("path", catalogue_params(ALTERNATES))

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from autograder.audit import AuditError, load_mutant
+from autograder.commands.audit import AuditError, load_mutant
 from conftest import ROOT
 
 
 def audit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder.cli", "audit", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "autograder", "audit", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=600)
 
 
@@ -30,11 +30,12 @@ def test_audit_of_a_part_passes_and_writes_json(tmp_path):
 
 
 def write_catalogue(tmp_path, mutant: str, alternate: str | None = None):
-    (tmp_path / "mutants").mkdir()
-    (tmp_path / "alternates").mkdir()
-    (tmp_path / "mutants" / "matmul_harmless.py").write_text(mutant)
+    folder = tmp_path / "parts" / "matmul"
+    (folder / "mutants").mkdir(parents=True)
+    (folder / "alternates").mkdir()
+    (folder / "mutants" / "matmul_harmless.py").write_text(mutant)
     if alternate:
-        (tmp_path / "alternates" / "matmul_wrong.py").write_text(alternate)
+        (folder / "alternates" / "matmul_wrong.py").write_text(alternate)
 
 
 def test_a_surviving_mutant_and_a_rejected_alternate_fail_the_audit(tmp_path):
@@ -62,16 +63,24 @@ def test_malformed_entries_are_clear_errors(tmp_path, assignment):
     path.write_text('"""x."""\nMODULE = "nowhere"\nCAUGHT_BY = ["matmul/square"]\nPATCH = [("a", "b")]\n')
     with pytest.raises(AuditError, match="not the module of any part"):
         load_mutant(path, assignment)
-    (tmp_path / "mutants").mkdir()
-    path.rename(tmp_path / "mutants" / path.name)
+    (tmp_path / "parts" / "matmul" / "mutants").mkdir(parents=True)
+    path = path.rename(tmp_path / "parts" / "matmul" / "mutants" / path.name)
     result = audit("--catalogue", str(tmp_path))
     assert result.returncode == 2 and "not the module of any part" in result.stderr and "Traceback" not in result.stderr
+    # an entry beside the wrong part
+    path.write_text((ROOT / "tests" / "parts" / "matmul" / "mutants" / "matmul_leaky_relu.py").read_text())
+    (tmp_path / "parts" / "linear" / "mutants").mkdir(parents=True)
+    path.rename(tmp_path / "parts" / "linear" / "mutants" / path.name)
+    result = audit("--catalogue", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "matmul_bad.py: changes matmul, a module of part matmul, but lies in the folder of part linear; " \
+           "move it to parts/matmul/mutants/" in result.stderr
 
 
 def test_a_notebook_entry_patches_one_code_cell_of_the_master_notebook(tmp_path, assignment):
     import json
 
-    from autograder.audit import load_alternate
+    from autograder.commands.audit import load_alternate
 
     path = tmp_path / "notebook_thing.py"
     path.write_text('"""Counts r * d only."""\nMODULE = "lecture.ipynb"\nCAUGHT_BY = ["notebook/q3_params"]\n'
@@ -98,8 +107,8 @@ def test_a_notebook_entry_patches_one_code_cell_of_the_master_notebook(tmp_path,
 
 
 def test_a_notebook_exploit_may_start_from_the_stub_notebook_and_name_text_never_to_show(tmp_path, assignment):
-    from autograder.audit import AuditRow, load_exploit
-    from autograder.judge import CheckResult
+    from autograder.commands.audit import AuditRow, load_exploit
+    from autograder.core.model import CheckResult
 
     path = tmp_path / "notebook_thing.py"
     body = ('ATTACK = "a"\nBLOCKED_BY = "b"\nMODULE = "lecture.ipynb"\nBASE = "release"\nMUST_NOT_SHOW = ["SECRET"]\n'

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.checks.base import CHECKS, Fail, Outcome
+from autograder.core.model import CHECKS, Fail, Outcome
 from autograder.sandbox.bound import write_new
 from autograder.sandbox.limiter import limit_tree
 

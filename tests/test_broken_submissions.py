@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, full_scores, scores
-from autograder.config import load_course
+from autograder.parts import load_course
 
 # The parts whose modules these cases break; the later parts live in modules of their own and would
 # only make every case slower.

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import torch
 
-from autograder.reference import Reference
-from autograder.tooling import chat
+from autograder.engine.reference import Reference
+from autograder.tools import chat
 from autograder.runtime.tiny_models import byte_tokenizer, tiny_llama
 
 MODEL_SEED = 3

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import ConfigError, load_course
+from autograder.core.config import ConfigError
+
+from autograder.parts import load_course
 from conftest import ROOT, write_course
 
 
@@ -73,7 +75,7 @@ def test_bad_yaml_and_missing_file(tmp_path):
 
 def test_cli_reports_problems_without_a_traceback(tmp_path):
     path = write_course(tmp_path, lambda data: data["assignments"]["lora"]["parts"][0].update(points=-1))
-    result = subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(path), "validate"],
+    result = subprocess.run([sys.executable, "-m", "autograder", "--course", str(path), "validate"],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -82,7 +84,7 @@ def test_cli_reports_problems_without_a_traceback(tmp_path):
 
 
 def test_cli_validate_on_the_real_file():
-    result = subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(ROOT / "course.yml"), "validate"],
+    result = subprocess.run([sys.executable, "-m", "autograder", "--course", str(ROOT / "course.yml"), "validate"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "assignment 'lora'" in result.stdout
@@ -98,7 +100,8 @@ def test_a_notebook_part_needs_no_module_but_an_existing_notebook(tmp_path):
         notebook["notebook"] = "missing.ipynb"
         notebook["checks"].append({"id": "q99_nothing", "points": 1})
     found = problems(tmp_path, mutate)
-    assert any("parts[6].notebook: missing.ipynb does not exist" in p for p in found)
+    index = [part.id for part in course.assignment("lora").parts].index("notebook")
+    assert any(f"parts[{index}].notebook: missing.ipynb does not exist" in p for p in found)
     assert any("no hidden check named 'notebook/q99_nothing'" in p for p in found)
 
 
@@ -112,3 +115,40 @@ def test_the_cluster_section_is_validated(tmp_path):
                         ("mem", "must be a memory size"), ("cpus_per_task", "must be a whole number"),
                         ("nodes", "unknown key")):
         assert any(p.startswith(f"cluster.{key}: {reason}") for p in found), (key, found)
+
+
+def drop_relu(data):
+    """matmul without its relu check (points adjusted, so the file is otherwise valid)."""
+    matmul = data["assignments"]["lora"]["parts"][0]
+    relu = next(check for check in matmul["checks"] if check["id"] == "relu")
+    matmul["checks"].remove(relu)
+    matmul["points"] -= relu["points"]
+
+
+def test_course_yml_and_the_registry_are_checked_both_ways(tmp_path):
+    """A check course.yml lists with no code, and one registered in a part's folder but not listed (it
+    would silently never run): each is one line of `course validate`, exit 2, no traceback."""
+    def mutate(data):
+        drop_relu(data)
+        data["assignments"]["lora"]["parts"][0]["checks"].append({"id": "transpose", "points": 1})
+        data["assignments"]["lora"]["parts"][0]["points"] += 1
+    path = write_course(tmp_path, mutate)
+    result = subprocess.run([sys.executable, "-m", "autograder", "--course", str(path), "validate"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if "matmul/transpose" in line] == [
+        "  assignments.lora.parts[0].checks[5].id: no hidden check named 'matmul/transpose' exists in "
+        f"autograder/parts/matmul/checks.py"]
+    assert [line for line in lines if "matmul/relu" in line] == [
+        "  assignments.lora.parts[0].checks: hidden check 'matmul/relu' is registered in autograder/parts/matmul/ "
+        f"but not listed here, so it would never run (list it with its points, or delete it)"]
+    (tmp_path / "alone").mkdir()
+    assert len(problems(tmp_path / "alone", drop_relu)) == 1
+
+
+def test_every_part_folder_is_a_part_of_course_yml_and_back(assignment):
+    from autograder.parts import CHECKS, PARTS
+
+    assert set(PARTS) == {part.id for part in assignment.parts}
+    assert set(CHECKS) == {spec.id for part in assignment.parts for spec in part.checks}

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.audit import _reference_copy, load_exploit
-from autograder.checks.base import CHECKS, Fail, Outcome
-from autograder.grading import SECRET_FILE, course_secret, grade, submission_seed
+from autograder.commands.audit import _reference_copy, load_exploit
+from autograder.core.model import CHECKS, Fail, Outcome
+from autograder.engine.grading import SECRET_FILE, course_secret, grade, submission_seed
 from autograder.sandbox.watch import OpenCounter
-from autograder.submission import open_submission
+from autograder.engine.submission import open_submission
 from test_sandbox import namespaces_available
 
 EXPLOITS = Path(__file__).resolve().parent / "exploits"
@@ -101,8 +101,8 @@ def _tiny_model_folder(folder: Path) -> Path:
 def test_gpu_train_judges_the_exported_adapter_not_the_reported_losses(tmp_path, assignment):
     """A CPU rehearsal of finetune/gpu_train's judge on a tiny model folder: falling losses with an
     untrained adapter fail; the reference's trained adapter passes."""
-    from autograder.reference import Reference
-    from autograder.runtime.probes.finetune import _dataset, adapter_tensors, gpu_config, gpu_texts
+    from autograder.engine.reference import Reference
+    from autograder.parts.finetune.probes import _dataset, adapter_tensors, gpu_config, gpu_texts
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from peft import get_peft_model
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, grading
-from autograder.gradebook import record_outcome
-from autograder.gradescope import base_model_pin, torch_pin
-from autograder.grading import checks_digest
-from autograder.results import SUBMISSION_ERROR
+from autograder.commands import cli
+from autograder.engine import grading
+from autograder.commands.grade_all import record_outcome
+from autograder.commands.gradescope import base_model_pin, torch_pin
+from autograder.engine.grading import checks_digest
+from autograder.output.results import SUBMISSION_ERROR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +82,7 @@ def _copy_package(tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.parametrize("module", ["judge.py", "sandbox/policy.py", "reference.py", "runtime/probes/service.py"])
+@pytest.mark.parametrize("module", ["engine/judge.py", "sandbox/policy.py", "engine/reference.py", "parts/service/probes.py"])
 def test_the_grader_hash_sees_every_module_that_decides_a_score(tmp_path, monkeypatch, course, module):
     before = checks_digest(course)
     copy = _copy_package(tmp_path)
@@ -118,7 +119,8 @@ def test_the_makefile_installs_the_pins_of_pyproject_and_writes_none_itself(tmp_
 
 def test_training_settings_come_from_course_yml_alone(tmp_path):
     """config.py held a second copy of the numbers, used silently where course.yml left one out."""
-    from autograder.config import ConfigError, load_course
+    from autograder.parts import load_course
+    from autograder.core.config import ConfigError
     from conftest import write_course
 
     def drop_steps(data):
@@ -135,7 +137,7 @@ def test_training_settings_come_from_course_yml_alone(tmp_path):
 def test_the_tiny_models_of_the_public_tests_are_the_graders_own(assignment):
     """One source: the solution's tests/tiny_models.py is a link to the runtime's, and `course release`
     writes its content into the student release (a plain file there)."""
-    from autograder.release import build_release
+    from autograder.commands.release import build_release
 
     runtime = grading.PACKAGE_DIR / "runtime" / "tiny_models.py"
     linked = assignment.solution / "tests" / "tiny_models.py"

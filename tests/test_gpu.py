@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.reference import Reference
+from autograder.engine.reference import Reference
 from autograder.runtime.tiny_models import byte_tokenizer, tiny_llama
 
 pytestmark = [pytest.mark.gpu,

@@ -20,14 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from autograder.checks.base import CHECKS, ProbeCall
-from autograder.config import load_course
-from autograder.grading import hidden_paths
-from autograder.judge import CheckResult, PlannedCheck, judge_part
-from autograder.reference import Reference
+from autograder.core.model import CHECKS, ProbeCall
+from autograder.parts import load_course
+from autograder.engine.grading import hidden_paths
+from autograder.core.model import CheckResult, PlannedCheck
+from autograder.engine.judge import judge_part
+from autograder.engine.reference import Reference
 from autograder.runtime.tiny_models import save_tiny
 from autograder.sandbox import Limits, WorkerReport, run_probes
-from autograder.tooling import models
+from autograder.core import models
 from conftest import ROOT
 
 GPU_CHECKS = [spec.id for part in load_course(ROOT / "course.yml").assignment().parts for spec in part.checks

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.config import load_course
-from autograder.grading import GPU_HINT_PREFIX, grade
-from autograder.results import write_results
-from autograder.submission import open_submission
+from autograder.parts import load_course
+from autograder.engine.grading import GPU_HINT_PREFIX, grade
+from autograder.output.results import write_results
+from autograder.engine.submission import open_submission
 from conftest import course_cli, write_course
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU grade would run the GPU checks")
@@ -93,9 +93,9 @@ def test_merge_refuses_results_that_do_not_belong_together(graded, tmp_path):
 
 def test_the_slurm_backend_merges_its_two_tiers_as_merge_results_does(graded):
     """`grade-all --backend slurm` grades the GPU tier in a task of its own and merges it with this function."""
-    from autograder.merge import merge_results
-    from autograder.results import error_results
-    from autograder.slurm import combine
+    from autograder.output.merge import merge_results
+    from autograder.output.results import error_results
+    from autograder.commands.slurm import combine
 
     cpu, gpu = (json.loads(path.read_text()) for path in graded)
     assert combine(cpu, gpu) == merge_results(cpu, gpu)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.gradebook import read_gradebook
-from autograder.report import render_stats, summarise
+from autograder.commands.grade_all import read_gradebook
+from autograder.output.report import render_stats, summarise
 from conftest import ROOT, course_cli, make_submission
 
 REFERENCE = ROOT / "solutions" / "lora"

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.gradescope import base_model_pin, torch_pin
-from autograder.grading import SECRET_FILE
+from autograder.commands.gradescope import base_model_pin, torch_pin
+from autograder.engine.grading import SECRET_FILE
+from autograder.commands.boot import CLI_BOOT
 from conftest import ROOT, course_cli, make_submission, write_course
 
 REFERENCE = ROOT / "solutions" / "lora"
@@ -43,11 +44,12 @@ def test_the_zip_holds_the_scripts_the_grader_and_the_solutions_and_nothing_else
         modes = {info.filename: info.external_attr >> 16 for info in bundle.infolist()}
         setup = bundle.read("setup.sh").decode()
         run = bundle.read("run_autograder").decode()
-    assert {"setup.sh", "run_autograder", "course.yml", "pyproject.toml", "autograder/cli.py",
-            "autograder/checks/lora.py", "autograder/sandbox/launcher.py", "autograder/runtime/worker.py",
+    assert {"setup.sh", "run_autograder", "course.yml", "pyproject.toml", "autograder/commands/cli.py",
+            "autograder/parts/lora/checks.py", "autograder/parts/lora/probes.py", "autograder/sandbox/launcher.py",
+            "autograder/runtime/worker.py", "autograder/core/models.py",
             "solutions/lora/lora_lab/lora.py", "solutions/lora/lora_lab/chat.html", "solutions/lora/lecture.ipynb",
-            "autograder/checks/lecture/questions.json", "autograder/checks/notebook.py"} <= names
-    assert not any(name.startswith(("tests/", "assignments/", "benchmarks/")) or "__pycache__" in name
+            "autograder/parts/notebook/lecture/questions.json", "autograder/parts/notebook/checks.py"} <= names
+    assert not any(name.startswith(("tests/", "assignments/", "benchmarks/", "autograder/tools/")) or "__pycache__" in name
                    for name in names)
     with zipfile.ZipFile(archive) as bundle:  # the seeds' secret salt goes with the grader, as this course has it
         assert bundle.read(SECRET_FILE).strip() == (ROOT / SECRET_FILE).read_bytes().strip()
@@ -122,10 +124,16 @@ def test_run_autograder_explains_a_submission_it_cannot_grade(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and data["tests"] == [] and "no lora_lab/ folder" in data["output"]
+    # the instructor's tooling is not in the zip: its commands say so in one line
+    source = root / "source"
+    result = subprocess.run([sys.executable, "-I", "-c", CLI_BOOT, str(source), "--course", str(source / "course.yml"),
+                             "persona", "eval"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.startswith("course: error: this copy of the grader has no instructor tooling")
 
 
 def test_a_submission_linking_out_of_itself_is_refused(tmp_path, grade_folder):
-    from autograder.submission import SubmissionError
+    from autograder.engine.submission import SubmissionError
 
     folder = tmp_path / "sub"
     (folder / "lora_lab").mkdir(parents=True)

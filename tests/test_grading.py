@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from autograder.results import to_gradescope
+from autograder.output.results import to_gradescope
 from conftest import ROOT, full_scores, runnable_points, scores, write_course
 
 GRADESCOPE_TEST_KEYS = {"name", "number", "score", "max_score", "output", "tags", "visibility"}
@@ -17,8 +17,8 @@ GRADESCOPE_TEST_KEYS = {"name", "number", "score", "max_score", "output", "tags"
 
 @pytest.fixture(scope="module")
 def reference_report(course, assignment):
-    from autograder.grading import grade
-    from autograder.submission import open_submission
+    from autograder.engine.grading import grade
+    from autograder.engine.submission import open_submission
 
     with open_submission(assignment.solution, assignment.package) as submission:
         return grade(course, assignment, submission)
@@ -71,8 +71,8 @@ def test_results_json_follows_gradescope_and_names_parts(reference_report, assig
 
 
 def test_regrading_is_identical_and_submissions_get_different_inputs(course, assignment, reference_with):
-    from autograder.grading import grade, submission_seed
-    from autograder.submission import open_submission
+    from autograder.engine.grading import grade, submission_seed
+    from autograder.engine.submission import open_submission
 
     first = reference_with(name="first")
     second = reference_with({"matmul.py": (assignment.solution / "lora_lab/matmul.py").read_text() + "\n# mine\n"},
@@ -100,7 +100,7 @@ def test_a_bug_in_the_feedback_is_explained(grade_folder, reference_with, assign
 
 
 def course_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def test_cli_grades_a_nested_zip_and_writes_results(tmp_path, reference_with):
@@ -149,10 +149,10 @@ def mark_square_gpu(data: dict) -> None:
 def test_gpu_checks_are_not_run_without_cuda_and_left_out_of_max_score(tmp_path):
     import torch
 
-    from autograder.config import load_course
-    from autograder.grading import grade
-    from autograder.results import render_table
-    from autograder.submission import open_submission
+    from autograder.parts import load_course
+    from autograder.engine.grading import grade
+    from autograder.output.results import render_table
+    from autograder.engine.submission import open_submission
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: the GPU checks would run")

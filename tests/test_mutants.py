@@ -1,5 +1,5 @@
-"""The mutant catalogue: every realistic student bug in tests/mutants/ must be caught by the checks
-its file names, with feedback a student can act on (see autograder/audit.py for the format)."""
+"""The mutant catalogue: every realistic student bug in tests/parts/<part>/mutants/ must be caught by the checks
+its file names, with feedback a student can act on (see autograder/commands/audit.py for the format)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import audit_entry, load_mutant
+from autograder.commands.audit import audit_entry, catalogue_files, load_mutant
+from autograder.parts import load_course
+from conftest import ROOT
 
-MUTANT_FILES = sorted((Path(__file__).resolve().parent / "mutants").glob("*.py"))
-# Entries of the model parts train tiny models or start chat engines (20-60 s each), and those of the
-# notebook run the whole lecture notebook under otter (about 25 s each): they run with `slow`.
-SLOW_MODULES = ("persona_", "finetune_", "service_", "notebook_")
+CATALOGUE = Path(__file__).resolve().parent
+MUTANT_FILES = catalogue_files(CATALOGUE, "mutants")
+# The entries of a part whose checks may take over a minute (its time_budget in course.yml) train tiny
+# models, start chat engines or run the whole lecture notebook (20-60 s each): they run with `slow`.
+SLOW_PARTS = {part.id for part in load_course(ROOT / "course.yml").assignment("lora").parts if part.time_budget > 60}
 
 
 def catalogue_params(paths: list[Path]) -> list:
-    return [pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if path.stem.startswith(SLOW_MODULES) else [])
+    """One parameter per catalogue file, named after it, marked slow in a slow part's folder."""
+    return [pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if path.parent.parent.name in SLOW_PARTS else [])
             for path in paths]
 
 

@@ -4,7 +4,7 @@ The solution (master) notebook runs with the tiny model (``LORA_COURSE_TINY_MODE
 anywhere, including its test cells, which run there as plain asserts. The student notebook, before any
 work is done, must run to the end with every ``grader.check`` cell reporting failed tests rather than
 crashing. Grading runs the notebook in the sandbox and judges the values it exports with the tests of
-``autograder/checks/notebook.py``, in the grading process: the reference gets full marks
+``autograder/parts/notebook/checks.py``, in the grading process: the reference gets full marks
 (``test_grading.py`` checks the whole grade, and the release zero), a submission without the notebook
 scores zero for its questions only, every name a test reads is stated in its question, and no hidden
 test can be found anywhere the sandboxed notebook can read.
@@ -25,11 +25,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.checks.base import Outcome
-from autograder.checks.notebook import QUESTIONS, NotebookQuestion, free_names
-from autograder.notebook import MATERIAL, TINY_MODEL_ENV
-from autograder.notebook.assign import _assign, assign_notebook, normalise_notebook
-from autograder.release import build_material, build_release, drifted_files
+from autograder.core.model import Outcome
+from autograder.parts.notebook.checks import QUESTIONS, NotebookQuestion, free_names
+from autograder.parts.notebook import MATERIAL, TINY_MODEL_ENV
+from autograder.parts.notebook.assign import _assign, assign_notebook, normalise_notebook
+from autograder.commands.release import build_material, build_release, drifted_files
 from conftest import ROOT, scores
 
 NOTEBOOK = "lecture.ipynb"
@@ -179,7 +179,7 @@ def test_a_submission_without_the_notebook_scores_zero_there_only(grade_folder, 
 
 def test_course_grade_folds_the_notebook_questions_into_results_json(tmp_path, assignment):
     out = tmp_path / "results.json"
-    result = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", "--part", "notebook", "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", "--part", "notebook", "--out", str(out)],
                             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
     results = json.loads(out.read_text())
@@ -225,8 +225,8 @@ chat_reply = {"found": found, "files": files}
 def test_no_hidden_notebook_test_is_anywhere_the_sandboxed_notebook_can_read(course, assignment, tmp_path):
     """The notebook walks the whole tree it sees in the sandbox during a grade (zips opened) for the text of
     every hidden test, and for its own text, which it must find."""
-    from autograder.grading import hidden_paths
-    from autograder.notebook.grade import run_notebook
+    from autograder.engine.grading import hidden_paths
+    from autograder.engine.notebook import run_notebook
 
     needles = [test.says[::-1] for question in QUESTIONS.values() for test in question.tests if test.hidden]
     needles.append("QUESTIONS: dict[str, Question] = {"[::-1])          # the module that holds them
@@ -251,8 +251,8 @@ def test_a_notebook_that_kills_its_kernel_or_hangs_scores_zero_with_the_reason(c
                                                                                 tmp_path):
     from dataclasses import replace
 
-    from autograder.grading import hidden_paths
-    from autograder.notebook.grade import grade_notebook, reference_outcomes
+    from autograder.engine.grading import hidden_paths
+    from autograder.engine.notebook import grade_notebook, reference_outcomes
     from conftest import make_submission
 
     root = make_submission(assignment.solution, tmp_path / "submission")
@@ -277,7 +277,7 @@ def _adapter(steps: int, lr: float = 5e-3) -> dict:
     import torch
     from peft import get_peft_model_state_dict
 
-    from autograder.notebook import recompute
+    from autograder.parts.notebook import recompute
 
     model = recompute._fresh_adapter().train()
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
@@ -293,7 +293,7 @@ def _adapter(steps: int, lr: float = 5e-3) -> dict:
 def test_questions_8_and_9_judge_the_adapter_by_what_the_grader_computes_from_its_tensors():
     import torch
 
-    from autograder.notebook import recompute
+    from autograder.parts.notebook import recompute
 
     trained = _adapter(8)
     forged = {name: torch.zeros_like(value) if "lora_A" in name else torch.full_like(value, 1e-4)

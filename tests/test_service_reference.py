@@ -1,4 +1,4 @@
-"""The course's own service (autograder/tooling/chat.py, behind `course serve`; not graded): mixed-adapter batches,
+"""The course's own service (autograder/tools/chat.py, behind `course serve`; not graded): mixed-adapter batches,
 the microsecond adapter switch, the LRU of resident adapters, streaming, metrics and foreign adapters.
 
 Every reply is compared with the ground truth: greedy ``generate`` of a fresh ``PeftModel`` that holds
@@ -15,9 +15,9 @@ import pytest
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
-from autograder.reference import Reference
+from autograder.engine.reference import Reference
 from autograder.runtime.tiny_models import byte_tokenizer, tiny_llama
-from autograder.tooling import chat
+from autograder.tools import chat
 
 NAMES = ("Holmes", "Juliet", "Alice", "Darcy")
 TOKENS = 10

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import apply_patch
+from autograder.commands.audit import apply_patch
 from conftest import ROOT, course_cli, make_submission, write_course
 
 REFERENCE = ROOT / "solutions" / "lora"
@@ -66,7 +66,7 @@ def zip_folder(folder: Path, archive: Path) -> Path:
 
 
 def mutant(name: str) -> dict[str, str]:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "mutants" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, next((ROOT / "tests" / "parts").glob(f"*/mutants/{name}.py")))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     source = (REFERENCE / "lora_lab" / f"{module.MODULE}.py").read_text()

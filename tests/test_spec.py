@@ -1,5 +1,6 @@
-"""The spec says what the checks check: autograder/checks/README.md names, for every hidden check, the
-sentence of the student release (README or a stub's docstring) it enforces, quoted as the release has it."""
+"""The spec says what the checks check: autograder/parts/<part>/spec.md names, for every hidden check of
+the part, the sentence of the student release (README or a stub's docstring) it enforces, quoted as the
+release has it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLE = ROOT / "autograder" / "checks" / "README.md"
+TABLES = sorted((ROOT / "autograder" / "parts").glob("*/spec.md"))
 ROW = re.compile(r"^\| `([\w/]+)` \| `([\w./]+)` \| (.*) \|$", re.M)
 
 
@@ -28,9 +29,11 @@ def release_text(release: Path, where: str) -> str:
 
 def rows() -> dict[str, tuple[str, list[str]]]:
     found: dict[str, tuple[str, list[str]]] = {}
-    for check, where, sentence in ROW.findall(TABLE.read_text(encoding="utf-8")):
-        assert check not in found, f"{check} has two rows"
-        found[check] = (where, re.findall(r"«(.*?)»", sentence))
+    for table in TABLES:
+        for check, where, sentence in ROW.findall(table.read_text(encoding="utf-8")):
+            assert check not in found, f"{check} has two rows"
+            assert check.startswith(f"{table.parent.name}/"), f"{check} is in the table of {table.parent.name}"
+            found[check] = (where, re.findall(r"«(.*?)»", sentence))
     return found
 
 

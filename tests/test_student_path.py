@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import load_mutant
+from autograder.commands.audit import load_mutant
 from conftest import ROOT
 
-MUTANT = ROOT / "tests" / "mutants" / "lora_apply_endswith_no_dot.py"
+MUTANT = ROOT / "tests" / "parts" / "lora" / "mutants" / "lora_apply_endswith_no_dot.py"
 CACHES = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 
 
@@ -169,7 +169,7 @@ def load_make_submission(folder: Path):
 
 
 def test_make_submission_limits_are_the_graders(assignment):
-    from autograder import submission
+    from autograder.engine import submission
 
     module = load_make_submission(assignment.release)
     limits = {name: value for name, value in vars(module).items() if name.startswith("MAX_")}

@@ -1,5 +1,5 @@
 """The grading process reads submissions and worker results without being led or flooded (issue 14):
-one safe reader (autograder.untrusted, transport.read_regular), bounded JSON, cleanup that cannot fail."""
+one safe reader (autograder.core.untrusted, transport.read_regular), bounded JSON, cleanup that cannot fail."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.cleanup import remove_tree
+from autograder.core.cleanup import remove_tree
 from autograder.runtime import transport
-from autograder.submission import SubmissionError, open_submission
+from autograder.engine.submission import SubmissionError, open_submission
 
 
 def submission(tmp_path: Path, files: dict[str, str] | None = None) -> Path:

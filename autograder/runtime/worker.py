@@ -1,6 +1,6 @@
 """Sandbox worker: import one module of the student's package and run a list of probes on it.
 
-Started by :mod:`autograder.sandbox` with ``main(WORKDIR)``, as package ``grader_runtime``. Reads ``WORKDIR/job.json``
+Started by :mod:`autograder.sandbox` with ``main(WORKDIR)``, as ``grader_runtime.runtime.worker`` (``sandbox.policy.worker_code``). Reads ``WORKDIR/job.json``
 (plus ``job.safetensors``), writes ``WORKDIR/out/import.json`` once the module is imported, then one
 ``WORKDIR/out/NNNN.json`` per probe, each as soon as it finishes, so a crash loses only the probe that
 was running. The grading process trusts none of this: it validates every file it reads back.

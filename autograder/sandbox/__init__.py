@@ -2,7 +2,7 @@
 
 ``run_probes`` copies the student's package and the probe runtime into a fresh temporary folder, starts
 :mod:`autograder.sandbox.launcher` (namespaces, hidden paths, limits, then the worker) and collects one
-:class:`~autograder.checks.base.Outcome` per probe. It never imports student code and never unpickles.
+:class:`~autograder.core.model.Outcome` per probe. It never imports student code and never unpickles.
 
 A probe that crashes or hangs loses only its own check: the worker is restarted on the next check's
 probes while the part's wall-time budget lasts. Student output is drained and capped so printing forever cannot fill
@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..checks.base import Outcome, ProbeCall
-from ..cleanup import remove_tree, work_folder
+from ..core.model import Outcome, ProbeCall
+from ..core.cleanup import remove_tree, work_folder
 from ..runtime import transport
 from . import cgroup, policy
 from .bound import Grants
 from .watch import WatchedInputs
 
-RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 OUTPUT_KEPT = 16 * 1024
 LAUNCH_REPORT_BYTES = 60 * 1024  # less than a pipe holds: the launcher never blocks writing it
@@ -138,10 +137,26 @@ def _prepare(workdir: Path, submission: Path, package: str, worker: int | None) 
     only, the submission and runtime copies belong to root, and only ``out/`` and ``scratch/`` are its."""
     shutil.copytree(submission / package, workdir / "submission" / package,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copytree(RUNTIME_DIR, workdir / "runtime" / "grader_runtime",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    copy_worker_code(workdir / "runtime" / policy.WORKER_PACKAGE)
     _writable(workdir, worker)
     _hand_over(workdir, worker, ("submission", "runtime"))
+
+
+def copy_worker_code(package: Path) -> list[Path]:
+    """Write the worker's package (:func:`.policy.worker_code`: the runtime and the parts' probes) into
+    ``package``, with empty ``__init__.py`` files; returns every file written."""
+    written = []
+    for relative, source in policy.worker_code().items():
+        target = package / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for folder in [target.parent, *target.parent.relative_to(package).parents]:
+            init = package / folder / "__init__.py"
+            if not init.exists():
+                init.write_text("")
+                written.append(init)
+        shutil.copyfile(source, target)
+        written.append(target)
+    return sorted(set(written))
 
 
 def _hand_over(workdir: Path, worker: int | None, readable: tuple[str, ...]) -> None:
@@ -179,7 +194,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
     :mod:`.policy`'s: ``hide`` and the usual hidden folders, ``handed`` read-only."""
     runtime = workdir / "runtime"
     code = code or (f"import sys; sys.path.insert(0, {str(runtime)!r}); from pathlib import Path; "
-                    f"from grader_runtime.worker import main; main(Path({str(workdir)!r}))")
+                    f"from {policy.WORKER_PACKAGE}.runtime.worker import main; main(Path({str(workdir)!r}))")
     config = {
         "workdir": str(workdir),
         "cwd": str(workdir / "scratch"),

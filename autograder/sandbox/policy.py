@@ -37,6 +37,20 @@ SYSTEM_FOLDERS = frozenset({"bin", "sbin", "lib", "lib32", "lib64", "libx32", "u
 SHARED_WRITABLE = (Path("/tmp"), Path("/var/tmp"), Path("/run/lock"))  # /tmp too where the grader uses another
 # the notebook part's copy of the submission gets these under tests/ (the notebook imports the tiny model)
 SUPPORT_FILES = {"tiny_models.py": GRADER_DIR / "runtime" / "tiny_models.py"}
+WORKER_PACKAGE = "grader_runtime"   # the name the worker imports its copy of the runtime under
+
+
+def worker_code() -> dict[str, Path]:
+    """The grader's code a probe worker gets, ``{path inside the worker's package: source}``: the runtime
+    (worker, transport, tiny models, common probes) and each part's ``probes.py``, laid out as in the
+    grader so the same relative imports hold, and nothing else of a part (never its checks, judges,
+    helpers or the reference). The packages' ``__init__.py`` files are written empty (``""``)."""
+    files: dict[str, Path] = {}
+    for path in sorted((GRADER_DIR / "runtime").glob("*.py")):
+        files[f"runtime/{path.name}"] = path
+    for path in sorted((GRADER_DIR / "parts").glob("*/probes.py")):
+        files[f"parts/{path.parent.name}/probes.py"] = path
+    return files
 
 
 def course_hidden(root: Path, solution: Path) -> list[Path]:

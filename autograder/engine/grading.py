@@ -1,0 +1,239 @@
+"""Grade one submission: submission -> sandboxed worker -> probes -> judge -> results.
+
+For each part: plan every check's probe calls on inputs seeded for this submission, run them on the
+student's code in the sandbox and on the reference in-process, judge, and collect a
+:class:`PartReport`. Nothing a submission does can stop the other parts from being graded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import platform
+import random
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..core.model import CHECKS
+from ..core.config import Assignment, Course, Part
+from ..core.model import CheckResult, PlannedCheck
+from .judge import judge_part, not_run
+from .reference import Reference
+from ..sandbox import Limits, cgroup, policy, run_probes
+from .submission import Submission
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+GPU_NOT_RUN = ("needs a CUDA GPU, and none is present here; the course staff complete it on a machine with CUDA "
+               "(`course grade SUBMISSION --only gpu --out gpu.json`, then "
+               "`course merge-results cpu.json gpu.json --out merged.json`)")
+GPU_HINT_PREFIX = "GPU checks not run:"
+
+
+@dataclass
+class PartReport:
+    part: Part
+    checks: list[CheckResult]
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(check.score for check in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return sum(check.max_score for check in self.checks)
+
+
+@dataclass
+class GradeReport:
+    assignment: Assignment
+    submission: str
+    seed: int
+    parts: list[PartReport]
+    seconds: float
+    provenance: dict
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(part.score for part in self.parts), 4)
+
+    @property
+    def max_score(self) -> float:
+        return sum(part.max_score for part in self.parts)
+
+
+SECRET_FILE = ".course-secret"
+
+
+def course_secret(course: Course) -> bytes:
+    """The course's secret salt of every seed: ``.course-secret`` in the course repository, made on first
+    use (random, mode 600, ignored by git, never released) and copied into the Gradescope zip at build time.
+
+    The worker never sees it (the repository is hidden from the sandbox), so a submission cannot work out
+    its own seed, and a regrade on the same course gives the same seed.
+    """
+    path = course.root / SECRET_FILE
+    if not path.exists():  # the first grade of this course: written aside, then linked in whole
+        with tempfile.NamedTemporaryFile("w", dir=course.root, prefix=".course-secret-", delete=False) as handle:
+            handle.write(secrets.token_hex(32) + "\n")  # NamedTemporaryFile makes it mode 600
+        try:
+            os.link(handle.name, path)   # only one concurrent grade wins; the others read its secret
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(handle.name)
+    secret = path.read_text(encoding="ascii").strip()
+    if len(secret) < 32:
+        raise RuntimeError(f"{path} holds no secret; delete it and a new one is made")
+    return secret.encode()
+
+
+def submission_seed(course: Course, assignment: Assignment, submission: Submission) -> int:
+    """Hidden inputs differ between submissions, and change with any change of any file of a submission
+    (``submission.digest``), but are identical when one submission is regraded. Keyed with the course's
+    secret (:func:`course_secret`), so nobody outside the grader can compute which inputs a submission
+    will get."""
+    text = f"{course.short}:{assignment.id}:{submission.digest}".encode()
+    return int(hmac.new(course_secret(course), text, hashlib.sha256).hexdigest()[:12], 16)
+
+
+def _source_files(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sorted, without caches."""
+    return sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix != ".pyc"
+                  and not {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"} & set(path.relative_to(folder).parts))
+
+
+def checks_digest(course: Course) -> str:
+    """Hash of everything that decides a grade, so two results with the same hash come from the same grader
+    (``merge-results`` refuses others): course.yml (points, budgets), every file of the grader package (the
+    checks, probes and runtime, the judge, the sandbox, the notebook's runner, tests and questions) and
+    every assignment's reference solution (its package and master notebooks), which the student's values
+    are compared with. The whole package, not a list of its modules, so no module can be forgotten."""
+    digest = hashlib.sha256(course.path.read_bytes())
+    sources = [(PACKAGE_DIR.name, PACKAGE_DIR)]
+    for assignment in course.assignments.values():
+        sources.append((f"{assignment.id}:{assignment.package}", assignment.solution / assignment.package))
+    for name, folder in sources:
+        for path in _source_files(folder):
+            digest.update(f"{name}/{path.relative_to(folder).as_posix()}".encode() + b"\0" + path.read_bytes())
+    for assignment in course.assignments.values():   # a master notebook's run gives the values its questions expect
+        for master in (assignment.solution / part.notebook for part in assignment.parts if part.notebook):
+            digest.update(master.name.encode() + b"\0" + master.read_bytes())
+    return digest.hexdigest()
+
+
+def hidden_paths(course: Course, assignment: Assignment) -> list[Path]:
+    """What the sandboxed worker must not see of this course (see :func:`.sandbox.policy.course_hidden`)."""
+    return policy.course_hidden(course.root, assignment.solution)
+
+
+def grade_notebook_part(part: Part, submission: Submission, assignment: Assignment, seed: int,
+                        hide: list[Path]) -> PartReport:
+    """A notebook part: the notebook runs in the sandbox and exports its values; its questions are
+    judged here, against the master notebook's values, like every other check."""
+    from .notebook import grade_notebook
+
+    started = time.monotonic()
+    checks, notes = grade_notebook(part, assignment, submission.root, hide, seed)
+    return PartReport(part=part, checks=checks, seconds=time.monotonic() - started, notes=notes)
+
+
+def grade_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
+               hide: list[Path], gpu_available: bool, gpu_only: bool = False) -> PartReport:
+    """Grade one part; with ``gpu_only`` its GPU checks alone (the others are left out of the report)."""
+    if part.notebook:
+        return grade_notebook_part(part, submission, assignment, seed, hide)
+    started = time.monotonic()
+    planned, skipped = [], {}
+    specs = [spec for spec in part.checks if spec.gpu or not gpu_only]
+    for spec in specs:
+        if spec.gpu and not gpu_available:
+            skipped[spec.id] = not_run(spec, GPU_NOT_RUN)
+            continue
+        rng = random.Random(f"{seed}/{spec.id}")
+        planned.append(PlannedCheck(spec, CHECKS[spec.id].plan(rng)))
+    calls = [call for item in planned for call in item.calls]
+    resume_at = []  # a crash skips the rest of its check and resumes at the next check
+    for item in planned:
+        resume_at += [len(resume_at) + len(item.calls)] * len(item.calls)
+    report = PartReport(part=part, checks=[])
+    judged: dict[str, CheckResult] = {}
+    if calls:
+        # A CUDA build of torch maps gigabytes of address space as soon as it is imported, even for a
+        # CPU-only part, so on such a machine every worker is limited on writable memory instead.
+        limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb,
+                        gpu=torch.version.cuda is not None)
+        worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide, resume_at)
+        want = reference.run(part.module_name, calls)
+        judged = {result.spec.id: result for result in judge_part(planned, worker.outcomes, want)}
+        if worker.import_error:
+            error = worker.import_error
+            where = f" ({error['where']})" if error.get("where") else ""
+            report.notes.append(f"{part.module} could not be imported, so every check of this part failed: "
+                                f"{error['type']}: {error['message']}{where}")
+        if worker.output_bytes:
+            shown = worker.output.strip()[:1000]
+            report.notes.append(f"your code printed {worker.output_bytes} bytes; the beginning:\n{shown}")
+        problems = worker.isolation.get("problems") if worker.isolation else None
+        if problems:
+            report.notes.append("sandbox: " + "; ".join(problems))
+    report.checks = [judged.get(spec.id) or skipped[spec.id] for spec in specs]
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def gpu_hint(parts: list[PartReport]) -> list[str]:
+    """The line saying how to complete the GPU checks that were not run, if any were not."""
+    missing = [check for part in parts for check in part.checks if check.spec.gpu and check.status == "not run"]
+    if not missing:
+        return []
+    points = sum(check.spec.points for check in missing)
+    return [f"{GPU_HINT_PREFIX} {len(missing)} checks ({points:g} points) need CUDA and are left out of max_score; "
+            f"to complete them run `course grade SUBMISSION --only gpu --out gpu.json` on a CUDA machine, then "
+            f"`course merge-results cpu.json gpu.json --out merged.json`."]
+
+
+def grade(course: Course, assignment: Assignment, submission: Submission, seed: int | None = None,
+          parts: list[str] | None = None, gpu_only: bool = False, hide_also: tuple[Path, ...] = ()) -> GradeReport:
+    """Grade ``submission`` on the chosen parts (all by default) and return the full report.
+
+    ``gpu_only`` grades the GPU checks alone (the parts without any are left out); ``hide_also`` adds
+    paths the sandboxed worker must not see, such as the folder the results are written to or the other
+    submissions of a class (ignored where the worker needs them, see :func:`.sandbox.policy.hideable`).
+    """
+    started = time.monotonic()
+    seed = submission_seed(course, assignment, submission) if seed is None else seed
+    reference = Reference(assignment.solution, assignment.package)
+    # the worker grades a copy; the folder the submission came from holds the other submissions
+    hide = hidden_paths(course, assignment) + [Path(submission.label).resolve().parent] \
+        + [Path(path) for path in hide_also if policy.hideable(Path(path))]
+    gpu_available = torch.cuda.is_available()
+    reports = []
+    for part in assignment.parts:
+        if (parts and part.id not in parts) or (gpu_only and not any(spec.gpu for spec in part.checks)):
+            continue
+        reports.append(grade_part(part, submission, assignment, reference, seed, hide, gpu_available, gpu_only))
+    provenance = {
+        "grader_version": __version__,
+        "checks_sha256": checks_digest(course),
+        "seed": seed,
+        "submission_sha256": submission.digest,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda_available": gpu_available,
+        "worker_limits": cgroup.describe_here(),
+    }
+    if gpu_only:
+        provenance["only"] = "gpu"
+    left_out = [f"submission: {problem}" for problem in submission.problems]  # files the grader did not read
+    return GradeReport(assignment=assignment, submission=submission.label, seed=seed, parts=reports,
+                       seconds=time.monotonic() - started, provenance=provenance, notes=left_out + gpu_hint(reports))

@@ -1,1 +1,0 @@
-"""Course tooling beside the grader: base models, books, persona adapters."""
