@@ -13,8 +13,8 @@ float32 on the CPU.
    layers only), `load_adapter` from disk, and reloading the whole model (`load_model` from the cached
    folder, its weights read once, plus `PeftModel.from_pretrained`).
 2. Throughput: `--requests` requests spread over the characters arrive together from as many threads:
-   (a) lock    one request at a time under a lock: `set_adapter` + `generate` (tests/parts/service/alternates/service_lock.py,
-               a correct student design);
+   (a) lock    one request at a time under a lock: `set_adapter` + `generate` (part 6's lean reference,
+               solutions/lora/lora_lab/service.py: the design a student writes);
    (b) batched the course's engine: requests that arrive together share one `generate`, each row with its
                own adapter (PEFT's `adapter_names`);
    (c) merged  one at a time, the adapter merged into the weights, unmerged and the next one merged on each
@@ -54,7 +54,7 @@ from autograder.core.models import load_model
 from common import RESULTS, current_rss, page_in, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCK_ENGINE = ROOT / "tests" / "parts" / "service" / "alternates" / "service_lock.py"
+LOCK_ENGINE = ROOT / "solutions" / "lora" / "lora_lab" / "service.py"   # the lean reference: a lock
 NAMES = ["Holmes", "Alice", "Elizabeth", "Juliet", "Darcy", "Watson", "Hatter", "Romeo"]
 QUESTIONS = ["Who are you?", "What do you make of the weather today?", "Tell me about your family.",
              "What is the last thing you read?"]
@@ -188,7 +188,7 @@ def merged_replier(engine: Any, tokens: int) -> Callable[[str, list[dict]], str]
 
 
 def lock_engine_module() -> Any:
-    spec = importlib.util.spec_from_file_location("service_lock", LOCK_ENGINE)
+    spec = importlib.util.spec_from_file_location("service_reference", LOCK_ENGINE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

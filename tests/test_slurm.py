@@ -169,8 +169,11 @@ def queue() -> list[str]:
 
 def start_driver(command: list[str]) -> tuple[subprocess.Popen, str, list[str]]:
     """Start ``grade-all`` and read its log until it names the job array it submitted: ``(driver, job id,
-    lines read)``: the test acts on that array, as its driver reports it, never on what it polls."""
-    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines read)``: the test acts on that array, as its driver reports it, never on what it polls. The driver
+    gets SIGINT's default action, as in a terminal: a suite started in the background by a shell without job
+    control inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler."""
+    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     line = read_until(driver, " as Slurm job array ", lines := [])
     return driver, line.rsplit(" ", 1)[-1].strip(), lines
 
