@@ -97,10 +97,11 @@ def relu(matrix):
     own += [entry for entry in sys.path if os.path.isdir(entry)]
     own = [os.path.realpath(path) for path in own]
     mine = lambda path: any(path == folder or path.startswith(folder + "/") for folder in own)
-    found, files = [], 0
+    found, files, walked = [], 0, []
     for entry in sorted(os.listdir("/")):
         if entry in SYSTEM or os.path.islink("/" + entry):
             continue
+        walked.append("/" + entry)
         if os.path.isfile("/" + entry) and os.path.getsize("/" + entry):
             found.append("/" + entry)
         for top, dirs, names in os.walk("/" + entry):
@@ -110,7 +111,7 @@ def relu(matrix):
                 files += 1
                 if not mine(path) and not os.path.islink(path):
                     found.append(path)
-    return [[json.dumps({"found": found[:20], "count": len(found), "files": files})]]
+    return [[json.dumps({"found": found[:20], "count": len(found), "files": files, "walked": walked})]]
 '''
 
 
@@ -126,6 +127,8 @@ def test_outside_the_system_folders_a_worker_sees_only_its_own_folder_and_its_ru
     assert report.outcomes[0].ok, report.outcomes[0]
     seen = json.loads(report.outcomes[0].value["result"][0][0])
     assert seen["count"] == 0, seen
+    # the walk did reach the covered folders (an empty result is not a walk that saw nothing)
+    assert "/tmp" in seen["walked"], seen
 
 
 def test_probe_runtime_holds_no_expected_answers(tmp_path):
