@@ -52,15 +52,20 @@ def check_parts(assignment, parts: list[str] | None) -> None:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from ..engine.grading import grade
-    from ..output.results import SUBMISSION_ERROR, error_results, render_table, write_json, write_results
-    from ..engine.submission import SubmissionError, open_submission
+    from ..sandbox import zygote
 
     if args.jobs is not None and args.jobs < 1:
         raise CourseError("--jobs must be at least 1")
     course = load(args)
     assignment = course.assignment(args.assignment)
     check_parts(assignment, args.part)
+    for part in assignment.parts:   # the zygotes import their libraries while this process imports torch
+        if not args.part or part.id in args.part:
+            zygote.for_libraries(part.warm)
+    from ..engine.grading import grade
+    from ..output.results import SUBMISSION_ERROR, error_results, render_table, write_json, write_results
+    from ..engine.submission import SubmissionError, open_submission
+
     gpu_only = args.only == "gpu"
     if gpu_only:
         import torch

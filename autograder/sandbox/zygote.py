@@ -50,12 +50,14 @@ class ForkedProcess:
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.returncode is None:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not select.select([self.connection], [], [], left)[0]:
-                raise subprocess.TimeoutExpired("forked worker", timeout)
-            chunk = self.connection.recv(64)
-            self._pending += chunk
-            if b"\n" in self._pending or not chunk:
+            chunk = b""
+            if b"\n" not in self._pending:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not select.select([self.connection], [], [], left)[0]:
+                    raise subprocess.TimeoutExpired("forked worker", timeout)
+                chunk = self.connection.recv(64)
+                self._pending += chunk
+            if b"\n" in self._pending or not chunk:   # (an empty chunk: the connection closed)
                 line = self._pending.split(b"\n", 1)[0]
                 # no reply: the zygote died, and its children with it
                 self.returncode = int(line) if line.strip().lstrip(b"-").isdigit() else -signal.SIGKILL
@@ -90,7 +92,7 @@ class Zygote:
         if path is not None:
             self.path = path
             return
-        self.folder = tempfile.mkdtemp(prefix="lora-zygote-")   # mode 700: only the grading user connects
+        self.folder = private_folder()
         self.path = Path(self.folder) / "socket"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(self.path))
@@ -116,6 +118,7 @@ class Zygote:
             connection.connect(str(self.path))
             socket.send_fds(connection, [b"L"], [output_write, report_write, config_read])
             reply, fds, _, _ = socket.recv_fds(connection, 64, 1)
+            reply, _, rest = reply.partition(b"\n")   # a worker that ended at once: its exit code came too
             if not fds or not reply.strip().isdigit():
                 for number in fds:
                     os.close(number)
@@ -130,6 +133,7 @@ class Zygote:
         connection.settimeout(None)
         process = ForkedProcess(connection, int(reply), fds[0], os.fdopen(output_read, "rb"),
                                 waited=time.monotonic() - started)
+        process._pending = rest
         try:
             os.write(config_write, json_bytes(config))   # the child reads it to the end, then closes it
         except OSError:
@@ -154,6 +158,24 @@ class Zygote:
                 except OSError:
                     pass
             self.folder = None
+
+
+def private_folder() -> str:
+    """A new folder of mode 700 for a zygote's socket (only the grading user may connect: the zygote
+    forks as that user), in the course cache, not the temporary folder a grade must leave as it found
+    it; the temporary folder where the cache cannot be written."""
+    from .. import course_cache
+
+    try:
+        base = course_cache() / "zygotes"
+        base.mkdir(parents=True, exist_ok=True)
+        folder = tempfile.mkdtemp(prefix="", dir=base)
+        if len(folder) < 90:   # a socket's path is at most 107 bytes
+            return folder
+        os.rmdir(folder)
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix="lora-zygote-")
 
 
 def json_bytes(config: dict) -> bytes:

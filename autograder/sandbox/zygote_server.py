@@ -13,7 +13,7 @@ never does, so no launch's paths stay in its memory for the next worker to find)
 descriptor, and goes through :func:`launcher.enter`, exactly the steps of a cold launch: cgroup,
 namespaces, hidden paths, uid, no capabilities, ``no_new_privs``, limits. The worker then runs the
 configuration's ``python -c CODE`` in this interpreter (a fresh ``__main__``, the configuration's
-environment, new random seeds, torch's seed as at start) instead of exec'ing a new one. Whatever the
+environment, new random seeds drawn as a new interpreter draws them) instead of exec'ing a new one. Whatever the
 worker does dies with its process: the next launch is forked from the server, which nothing touched.
 
 Replies on the connection: ``PID\\n`` with a pidfd of the child (signals reach exactly that process,
@@ -48,14 +48,13 @@ def _launcher() -> types.ModuleType:
 
 def warm_up(modules: list[str]) -> None:
     """Import ``modules`` and run what workers run first (a forward, a backward, an optimiser step, a
-    PEFT wrap, two greedy tokens) on a tiny random model, single-threaded, then restore torch's seed."""
+    PEFT wrap, two greedy tokens) on a tiny random model, single-threaded."""
     for name in modules:
         importlib.import_module(name)
     if "torch" not in modules:
         return
     import torch
 
-    seed = torch.initial_seed()
     torch.set_num_threads(1)
     x = torch.randn(8, 8, requires_grad=True)
     (x @ x.T).relu().sum().backward()
@@ -78,7 +77,6 @@ def warm_up(modules: list[str]) -> None:
         with torch.no_grad():
             model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=2, do_sample=False)
         del model
-    torch.manual_seed(seed)
 
 
 def _close_others(keep: set[int]) -> None:
@@ -122,8 +120,26 @@ def _fresh_process_state(env: dict[str, str]) -> None:
     random.seed()
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()
+    if "torch" in sys.modules:   # a new interpreter's torch seeds itself from the system's entropy
+        sys.modules["torch"].seed()
     sys.argv = ["-c"]
     sys.modules["__main__"] = types.ModuleType("__main__")
+
+
+def _shut_down(code: int) -> int:
+    """What an interpreter does when its program ends: wait for the threads that are not daemons, then
+    run the ``atexit`` functions (a worker that relies on either behaves as in a cold launch)."""
+    import atexit
+    import threading
+
+    try:
+        threading._shutdown()
+        atexit._run_exitfuncs()
+    except SystemExit as error:
+        return _exit_code(error)
+    except BaseException:  # noqa: BLE001 - printed, as the interpreter prints it
+        traceback.print_exc()
+    return code
 
 
 def run_worker(config: dict) -> None:
@@ -143,6 +159,7 @@ def run_worker(config: dict) -> None:
     except BaseException:  # noqa: BLE001 - as python -c: the traceback on stderr, exit 1
         traceback.print_exc()
         code = 1
+    code = _shut_down(code)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
