@@ -256,8 +256,10 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
     # the longest budgets first, so that the last part to finish is a short one
     order = sorted(chosen, key=lambda part: -part.time_budget)
     jobs = max(1, jobs or default_jobs())
-    if jobs > 1:   # the workers take the other cores: torch's spinning threads here would slow them all down
-        torch.set_num_threads(1)
+    # The grading process's own torch work is small (tiny models, one part at a time) and the cores belong
+    # to the workers, its neighbours' in a class run included: torch's threads spinning here on a core a
+    # worker holds slowed a grade up to eight times.
+    torch.set_num_threads(1)
     with ThreadPoolExecutor(jobs) as pool:
         futures = {part.id: pool.submit(grade_part, part, submission, assignment, reference, seed, hide, gpu_available,
                                         gpu_only) for part in order}
