@@ -186,11 +186,14 @@ def json_bytes(config: dict) -> bytes:
 
 def base_environment() -> dict[str, str]:
     """The environment a zygote imports its libraries in: the workers' fixed settings (threads, offline
-    Hub, no progress bars). Paths libraries read at import (the Hub's cache) lead to the worker's own
-    ``/dev/shm``; a worker gets its own ``HOME`` and ``TMPDIR`` when forked."""
+    Hub, no progress bars), and pyarrow's allocator the system's. Paths libraries read at import (the
+    Hub's cache) lead to the worker's own ``/dev/shm``; a worker gets its own ``HOME`` and ``TMPDIR``
+    when forked."""
     from . import worker_environment
 
-    return worker_environment(Path("/dev/shm"))
+    # pyarrow (datasets) would reserve 1.1 GB of address space for its own allocator, which every forked
+    # worker would inherit against its address-space limit; with the system's allocator it reserves none
+    return {**worker_environment(Path("/dev/shm")), "ARROW_DEFAULT_MEMORY_POOL": "system"}
 
 
 _zygotes: dict[tuple[str, ...], Zygote] = {}
