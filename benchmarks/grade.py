@@ -2,7 +2,11 @@
 
 Usage: python benchmarks/grade.py [--repeat 3] [--out benchmarks/results/grade.json]
 Prints a table and writes JSON. Each grade runs exactly as `course grade` does (one sandboxed worker
-per part, the reference probed in-process); the first repeat includes cold file caches.
+per part, the reference probed in-process); the first repeat includes cold file caches. A second table
+says where each part's time went (medians): for a probed part, the worker's start (process, sandbox,
+libraries and the student's module, until its import report), the student's probes, the reference's
+probes and judging; for the notebook, the runner's start, the kernel's start, the cells, and the master
+notebook's run (0 when its values came from the cache).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(course, assignment, folder: Path, repeat: int) -> dict:
-    totals, parts, score = [], {}, None
+    totals, parts, timings, score = [], {}, {}, None
     for _ in range(repeat):
         started = time.perf_counter()
         with open_submission(folder, assignment.package) as submission:
@@ -30,8 +34,23 @@ def measure(course, assignment, folder: Path, repeat: int) -> dict:
         score = f"{report.score:g}/{report.max_score:g}"
         for part in report.parts:
             parts.setdefault(part.part.id, []).append(part.seconds)
+            for name, seconds in part.timings.items():
+                timings.setdefault(part.part.id, {}).setdefault(name, []).append(seconds)
     return {"score": score, "total_seconds": {"median": statistics.median(totals), "min": min(totals), "all": totals},
-            "part_seconds_median": {part: statistics.median(times) for part, times in parts.items()}}
+            "part_seconds_median": {part: statistics.median(times) for part, times in parts.items()},
+            "part_timings_median": {part: {name: statistics.median(values) for name, values in named.items()}
+                                    for part, named in timings.items()}}
+
+
+def print_timings(results: dict) -> None:
+    """Where each part's time went, one row per submission and part."""
+    names = sorted({name for result in results.values() for named in result["part_timings_median"].values()
+                    for name in named})
+    print(f"\n{'submission':<12}{'part':<10}{'part s':>8}" + "".join(f"{name:>17}" for name in names))
+    for submission, result in results.items():
+        for part, named in result["part_timings_median"].items():
+            print(f"{submission:<12}{part:<10}{result['part_seconds_median'][part]:>8.2f}"
+                  + "".join(f"{named[name]:>17.2f}" if name in named else f"{'':>17}" for name in names))
 
 
 def main() -> None:
@@ -50,6 +69,7 @@ def main() -> None:
         print(f"{name:<12}{result['score']:>9}{result['total_seconds']['median']:>16.2f}"
               f"{result['total_seconds']['min']:>13.2f}"
               + "".join(f"{result['part_seconds_median'][part]:>11.2f}" for part in part_ids))
+    print_timings(results)
     results["repeat"] = args.repeat
     write_results(args.out, results)
 

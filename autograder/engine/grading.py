@@ -42,6 +42,8 @@ class PartReport:
     checks: list[CheckResult]
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # where the part's wall time went, for benchmarks/grade.py (never part of a score)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -143,8 +145,9 @@ def grade_notebook_part(part: Part, submission: Submission, assignment: Assignme
     from .notebook import grade_notebook
 
     started = time.monotonic()
-    checks, notes = grade_notebook(part, assignment, submission.root, hide, seed)
-    return PartReport(part=part, checks=checks, seconds=time.monotonic() - started, notes=notes)
+    timings: dict[str, float] = {}
+    checks, notes = grade_notebook(part, assignment, submission.root, hide, seed, timings)
+    return PartReport(part=part, checks=checks, seconds=time.monotonic() - started, notes=notes, timings=timings)
 
 
 def grade_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
@@ -172,9 +175,16 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
         # CPU-only part, so on such a machine every worker is limited on writable memory instead.
         limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb,
                         gpu=torch.version.cuda is not None)
+        planned_at = time.monotonic()
         worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide, resume_at)
+        worker_done = time.monotonic()
         want = reference.run(part.module_name, calls)
+        reference_done = time.monotonic()
         judged = {result.spec.id: result for result in judge_part(planned, worker.outcomes, want)}
+        report.timings = {"plan": planned_at - started, "worker_start": worker.startup_seconds,
+                          "student_probes": worker.seconds - worker.startup_seconds,
+                          "worker_launches": worker.launches, "reference_probes": reference_done - worker_done,
+                          "judge": time.monotonic() - reference_done}
         if worker.import_error:
             error = worker.import_error
             where = f" ({error['where']})" if error.get("where") else ""

@@ -16,6 +16,7 @@ import hashlib
 import json
 import random
 import shutil
+import time
 from pathlib import Path
 
 from ..core.model import CHECKS, Outcome
@@ -43,8 +44,8 @@ def exports(part: Part) -> dict[str, dict[str, str]]:
     return {CHECKS[spec.id].question: dict(CHECKS[spec.id].exports) for spec in part.checks}
 
 
-def run_notebook(part: Part, notebook: Path, package_dir: Path, package: str,
-                 hide: list[Path]) -> tuple[dict[str, Outcome], list[str]]:
+def run_notebook(part: Part, notebook: Path, package_dir: Path, package: str, hide: list[Path],
+                 timings: dict[str, float] | None = None) -> tuple[dict[str, Outcome], list[str]]:
     """Run ``notebook`` (beside the package ``package_dir``) in the sandbox with the tiny model and read
     back each question's exported values: ``({question: Outcome}, notes for the report)``. A question
     whose values did not come back gets an outcome that says why, in the grader's words."""
@@ -74,6 +75,8 @@ def run_notebook(part: Part, notebook: Path, package_dir: Path, package: str,
         # its output is never shown: only values the grader reads as data leave the sandbox
         why = ran.stopped or "the notebook could not be executed (is it a valid .ipynb?)"
         outcomes = {question: _read_export(workdir / "out" / question, why) for question in exports(part)}
+        if timings is not None:
+            timings.update(_read_timings(workdir / "out" / "timings", ran.seconds))
     notes = []
     if ran.stopped or not any(outcome.ok for outcome in outcomes.values()):
         notes.append(f"the grader could not run {part.notebook} to its end: {why}; make sure it runs from top to "
@@ -95,6 +98,17 @@ def _read_export(stem: Path, why: str) -> Outcome:
                                                for entry in values.values()):
         return Outcome(ok=False, missing="the grader could not read your notebook's values (malformed data)")
     return Outcome(ok=True, value=values)
+
+
+def _read_timings(stem: Path, seconds: float) -> dict[str, float]:
+    """Where the notebook's run went, from the runner's own clock (a claim: for benchmarks only)."""
+    try:
+        marks = transport.read(stem, max_bytes=4096)
+        imported, ready, executed = (float(marks[key]) for key in ("imported", "kernel_ready", "executed"))
+    except (transport.TransportError, OSError, KeyError, TypeError, ValueError):
+        return {"sandbox_run": seconds}
+    return {"sandbox_run": seconds, "runner_start": seconds - executed + imported,
+            "kernel_start": ready - imported, "cells": executed - ready}
 
 
 def _digest(*paths: Path) -> str:
@@ -120,9 +134,12 @@ def reference_outcomes(part: Part, assignment: Assignment, hide: list[Path]) -> 
     return outcomes
 
 
-def grade_notebook(part: Part, assignment: Assignment, root: Path, hide: list[Path],
-                   seed: int) -> tuple[list[CheckResult], list[str]]:
-    """The results of ``part``'s questions for the submission folder ``root``, and notes for the report."""
+def grade_notebook(part: Part, assignment: Assignment, root: Path, hide: list[Path], seed: int,
+                   timings: dict[str, float] | None = None) -> tuple[list[CheckResult], list[str]]:
+    """The results of ``part``'s questions for the submission folder ``root``, and notes for the report;
+    ``timings`` gets where the time went (the student's run, the master's)."""
+    timings = {} if timings is None else timings
+    started = time.monotonic()
     planned = [PlannedCheck(spec, CHECKS[spec.id].plan(random.Random(f"{seed}/{spec.id}"))) for spec in part.checks]
     notebook = find_notebook(root, part.notebook)
     if notebook is None:
@@ -131,8 +148,11 @@ def grade_notebook(part: Part, assignment: Assignment, root: Path, hide: list[Pa
         got, notes = {question: Outcome(ok=False, missing=why) for question in exports(part)}, [why]
         want = got                       # nothing to compare: no need to run the master
     else:
-        got, notes = run_notebook(part, notebook, root / assignment.package, assignment.package, hide)
+        got, notes = run_notebook(part, notebook, root / assignment.package, assignment.package, hide, timings)
+        student_done = time.monotonic()
         want = reference_outcomes(part, assignment, hide)
+        timings["master_notebook"] = time.monotonic() - student_done
     calls = [call for item in planned for call in item.calls]
+    timings["plan_and_student"] = time.monotonic() - started - timings.get("master_notebook", 0.0)
     return judge_part(planned, [got[call.args["question"]] for call in calls],
                       [want[call.args["question"]] for call in calls]), notes

@@ -70,6 +70,9 @@ class WorkerReport:
     output_bytes: int = 0
     launches: int = 0
     seconds: float = 0.0
+    # from each launch until its import report was written (process start, the libraries, the student's
+    # module): the file's time stamp, a worker's claim, used by benchmarks only
+    startup_seconds: float = 0.0
     isolation: dict = field(default_factory=dict)
 
 
@@ -280,6 +283,14 @@ def _read_outcome(stem: Path, budget: transport.Budget | None = None) -> Outcome
     return Outcome(ok=False, error={key: str(error.get(key, "")) for key in ("type", "message", "where")})
 
 
+def _written_after(path: Path, since: float) -> float:
+    """Seconds from ``since`` (a ``time.time()``) until ``path`` was last written, 0 when it is missing."""
+    try:
+        return max(0.0, os.stat(path, follow_symlinks=False).st_mtime - since)
+    except OSError:
+        return 0.0
+
+
 def _disk_used(workdir: Path, limits: Limits) -> bool:
     """Whether the worker's writable folders hold more than ``limits`` allow (bytes, files, or folders
     deeper than ``limits.disk_depth`` or closed to the grader, which would hide what lies below them).
@@ -407,6 +418,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             end = grants.end(start)
             transport.write(workdir / "job", {"package": package, "module": single, "start": start, "end": end,
                                               "probes": probes})
+            launched = time.time()
             process = _launch(workdir, limits, remaining, hide, worker, handed=handed)
             report.launches += 1
             drain, stopped = _supervise(process, remaining, workdir, limits, grants.poll)
@@ -420,6 +432,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                                                  if problem not in report.isolation["problems"]]
 
             imported = _read_outcome(workdir / "out" / "import", budget)
+            report.startup_seconds += _written_after(workdir / "out" / "import.json", launched)
             if imported is None or not imported.ok:
                 reason = _why_it_stopped(process.returncode, stopped, limits)
                 report.import_error = (imported.error if imported is not None and imported.error else

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 EXPORT_CELL = '''\
@@ -44,6 +45,7 @@ __lora_course_export({exports!r}, {out!r}, {runtime!r})
 
 
 def main(workdir: Path) -> None:
+    started = time.monotonic()
     import nbformat
     from nbclient import NotebookClient
 
@@ -54,6 +56,11 @@ def main(workdir: Path) -> None:
     export = EXPORT_CELL.replace("{exports!r}", repr(job["exports"])).replace(
         "{out!r}", repr(str(workdir / "out"))).replace("{runtime!r}", repr(str(workdir / "runtime")))
     notebook.cells.append(nbformat.v4.new_code_cell(export))
+    marks = {"imported": time.monotonic() - started}
+    first_cell = lambda **_: marks.setdefault("kernel_ready", time.monotonic() - started)  # noqa: E731
     client = NotebookClient(notebook, timeout=job["cell_timeout"], kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(folder)}})
+                            resources={"metadata": {"path": str(folder)}}, on_cell_start=first_cell)
     client.execute()
+    marks["executed"] = time.monotonic() - started
+    # where the time went (for benchmarks only; the grader reads it as a claim, like everything here)
+    (workdir / "out" / "timings.json").write_text(json.dumps(marks))
