@@ -1,7 +1,8 @@
 """Wall time to grade the reference solution and the student stubs, per part and in total.
 
 Usage: python benchmarks/grade.py [--repeat 3] [--out benchmarks/results/grade.json]
-Prints a table and writes JSON. Each grade runs exactly as `course grade` does (one sandboxed worker
+Prints a table and writes JSON, for the reference, a submission written another way throughout (the
+first alternate of every module of the catalogue) and the stubs. Each grade runs exactly as `course grade` does (one sandboxed worker
 per part, the reference probed in-process); the first repeat includes cold file caches. A second table
 says where each part's time went (medians): for a probed part, the worker's start (process, sandbox,
 libraries and the student's module, until its import report), the student's probes, the reference's
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
+from autograder.commands.audit import load_catalogue, reference_with
 from autograder.parts import load_course
 from autograder.engine.grading import grade
 from autograder.engine.submission import open_submission
@@ -42,6 +45,17 @@ def measure(course, assignment, folder: Path, repeat: int) -> dict:
                                     for part, named in timings.items()}}
 
 
+def written_another_way(assignment, folder: Path) -> Path:
+    """A typical correct student submission: the reference with the first alternate of every module
+    (`tests/parts/<part>/alternates/`, each written independently) in its place."""
+    chosen = {}
+    for entry in load_catalogue(ROOT / "tests", assignment):
+        if entry.kind == "alternate":
+            chosen.setdefault(entry.module, entry)
+    reference_with(assignment, folder / "alternates", list(chosen.values()))
+    return folder / "alternates"
+
+
 def print_timings(results: dict) -> None:
     """Where each part's time went, one row per submission and part."""
     names = sorted({name for result in results.values() for named in result["part_timings_median"].values()
@@ -60,8 +74,11 @@ def main() -> None:
     args = parser.parse_args()
     course = load_course(ROOT / "course.yml")
     assignment = course.assignment()
-    results = {"reference": measure(course, assignment, assignment.solution, args.repeat),
-               "stubs": measure(course, assignment, assignment.release, args.repeat)}
+    with tempfile.TemporaryDirectory(prefix="grade-benchmark-") as tmp:
+        student = written_another_way(assignment, Path(tmp))
+        results = {"reference": measure(course, assignment, assignment.solution, args.repeat),
+                   "alternates": measure(course, assignment, student, args.repeat),
+                   "stubs": measure(course, assignment, assignment.release, args.repeat)}
     part_ids = [part.id for part in assignment.parts]
     print(f"{'submission':<12}{'score':>9}{'total median s':>16}{'total min s':>13}"
           + "".join(f"{part + ' s':>11}" for part in part_ids))

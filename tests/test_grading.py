@@ -29,6 +29,8 @@ def test_reference_gets_full_marks(reference_report, assignment):
     for part in reference_report.parts:
         assert part.score == runnable_points(part.part), [c.feedback for c in part.checks if c.status == "failed"]
         assert part.notes == []
+        if part.part.warm:   # every worker of a part with a warm list was forked by its zygote
+            assert part.timings["warm_launches"] == part.timings["worker_launches"] >= 1, part.part.id
 
 
 def test_stubs_get_zero_and_every_part_is_reported(grade_folder, assignment):
@@ -177,3 +179,24 @@ def test_only_gpu_needs_cuda():
         pytest.skip("this machine has CUDA")
     result = course_cli("grade", "--only", "gpu", "--part", "matmul")
     assert result.returncode == 2 and "no CUDA device" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_parts_graded_side_by_side_score_exactly_as_one_at_a_time(course, assignment, tmp_path):
+    """``--jobs``: a submission with a bug in every part that has a mutant gets the same score in every
+    check whether its parts are graded one at a time or side by side (the grading process's seeded torch
+    work is serialised, so no part changes another's inputs or reference). Feedback may quote numbers
+    the student's code drew from torch's unseeded generator (``lora/init``), as in any two processes."""
+    from autograder.commands.audit import load_catalogue, reference_with
+    from autograder.engine.grading import grade
+    from autograder.engine.submission import open_submission
+
+    chosen = {}
+    for entry in load_catalogue(ROOT / "tests", assignment):
+        if entry.kind == "mutant" and entry.part.id not in {chosen_entry.part.id for chosen_entry in chosen.values()}:
+            chosen.setdefault(entry.module, entry)
+    reference_with(assignment, tmp_path / "buggy", list(chosen.values()))
+    with open_submission(tmp_path / "buggy", assignment.package) as submission:
+        runs = [grade(course, assignment, submission, seed=7, jobs=jobs) for jobs in (1, 2)]
+    tests = [[(t["name"], t["score"]) for t in to_gradescope(run)["tests"]] for run in runs]
+    assert tests[0] == tests[1]
+    assert len({part.part.id for part in runs[0].parts if part.score < part.max_score}) >= len(chosen) - 1

@@ -330,3 +330,30 @@ def test_questions_8_and_9_judge_the_adapter_by_what_the_grader_computes_from_it
     assert q9({"character": "Alice", "reply": "I hardly know, sir."}) == 0.0     # a hard-coded reply
     assert q9({"character": "Caterpillar", "reply": reply}) == 0.0
     assert q9({"character": "Alice", "reply": reply}, saved=forged) == 0.0       # the reply of another adapter
+
+
+def test_the_master_notebook_runs_once_for_what_decides_its_values(assignment, monkeypatch, tmp_path):
+    """Its values are kept in the course cache under a key of the master, the reference package, the
+    questions, the runner and the library versions: a later grading process reads them instead of
+    running the master again; a change of what decides them runs it again."""
+    from autograder.engine import notebook as engine
+
+    monkeypatch.setenv("LORA_COURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(engine, "_reference_cache", {})
+    part = next(part for part in assignment.parts if part.notebook)
+    runs = []
+    real = engine.run_notebook
+    monkeypatch.setattr(engine, "run_notebook", lambda *args, **kwargs: runs.append(args[1]) or real(*args, **kwargs))
+    first = engine.reference_outcomes(part, assignment, [])
+    assert runs == [assignment.solution / part.notebook] and all(outcome.ok for outcome in first.values())
+    key = engine.reference_key(part, assignment)
+    assert (tmp_path / "cache" / "notebook-reference" / f"{key}.json").is_file()
+    monkeypatch.setattr(engine, "_reference_cache", {})       # a new grading process
+    again = engine.reference_outcomes(part, assignment, [])
+    assert len(runs) == 1 and again.keys() == first.keys()
+    assert json.dumps({q: o.value for q, o in again.items()}, sort_keys=True, default=str) \
+        == json.dumps({q: o.value for q, o in first.items()}, sort_keys=True, default=str)
+    changed = {**engine.exports(part)}
+    question = sorted(changed)[0]
+    monkeypatch.setattr(engine, "exports", lambda part: {**changed, question: {**changed[question], "extra": "1"}})
+    assert engine.reference_key(part, assignment) != key

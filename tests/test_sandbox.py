@@ -39,26 +39,35 @@ def relu(matrix):
 '''
 
 
+@pytest.fixture(params=["cold", "warm"])
+def launch(request) -> tuple[str, ...]:
+    """Each worker test runs on a cold launch and on a worker forked from a warm zygote (torch imported)."""
+    return ("torch",) if request.param == "warm" else ()
+
+
 def probe_matmul(tmp_path: Path, source: str, calls: list[tuple[str, list]], hide: list[Path] = (),
-                 gpu: bool = False):
-    """Run ``call`` probes on a submission whose ``lora_lab/matmul.py`` is ``source``."""
+                 gpu: bool = False, warm: tuple[str, ...] = ()):
+    """Run ``call`` probes on a submission whose ``lora_lab/matmul.py`` is ``source`` (``warm``: forked
+    from a zygote that imported those libraries)."""
     package = tmp_path / "lora_lab"
     package.mkdir()
     (package / "matmul.py").write_text(source)
     probes = [ProbeCall("call", {"function": name, "args": args}) for name, args in calls]
-    return run_probes(tmp_path, "lora_lab", "matmul", probes, Limits(wall_seconds=20, memory_mb=2048, gpu=gpu),
-                      hide=list(hide))
+    report = run_probes(tmp_path, "lora_lab", "matmul", probes, Limits(wall_seconds=20, memory_mb=2048, gpu=gpu),
+                        hide=list(hide), warm=warm)
+    assert report.warm_launches == (report.launches if warm else 0)
+    return report
 
 
-def test_a_gpu_worker_is_still_limited_in_memory(tmp_path):
+def test_a_gpu_worker_is_still_limited_in_memory(tmp_path, launch):
     """GPU parts swap the address-space limit for a limit on writable memory; a memory bomb still fails."""
     bomb = "def relu(matrix):\n    hog = bytearray(3 * 1024**3)\n    return matrix\n"
-    report = probe_matmul(tmp_path, bomb, [("relu", [[[1.0]]])], gpu=True)
+    report = probe_matmul(tmp_path, bomb, [("relu", [[[1.0]]])], gpu=True, warm=launch)
     assert not report.outcomes[0].ok and report.outcomes[0].error["type"] == "MemoryError"
 
 
-def spy(tmp_path: Path, paths: list[str]) -> dict:
-    report = probe_matmul(tmp_path, SPY.replace("PATHS", repr(paths)), [("relu", [[[1.0]]])], hide=hidden())
+def spy(tmp_path: Path, paths: list[str], warm: tuple[str, ...] = ()) -> dict:
+    report = probe_matmul(tmp_path, SPY.replace("PATHS", repr(paths)), [("relu", [[[1.0]]])], hide=hidden(), warm=warm)
     assert report.outcomes[0].ok, report.outcomes[0]
     return json.loads(report.outcomes[0].value["result"][0][0]) | {"isolation": report.isolation}
 
@@ -76,10 +85,10 @@ def namespaces_available() -> bool:
 
 
 @pytest.mark.skipif(not namespaces_available(), reason="this kernel gives no namespaces to this user")
-def test_worker_cannot_read_solutions_checks_or_course_file(tmp_path):
+def test_worker_cannot_read_solutions_checks_or_course_file(tmp_path, launch):
     secrets = [str(ROOT / "solutions/lora/lora_lab/matmul.py"), str(ROOT / "autograder/parts/matmul/checks.py"),
                str(ROOT / "course.yml"), str(ROOT / "tests/conftest.py")]
-    seen = spy(tmp_path, secrets)
+    seen = spy(tmp_path, secrets, warm=launch)
     assert seen["isolation"]["namespaces"] and not seen["isolation"]["problems"]
     for path in secrets:
         assert "def " not in seen[path] and "assignments" not in seen[path], f"{path} was readable: {seen[path]!r}"
@@ -116,14 +125,14 @@ def relu(matrix):
 
 
 @pytest.mark.skipif(not namespaces_available(), reason="this kernel gives no namespaces to this user")
-def test_outside_the_system_folders_a_worker_sees_only_its_own_folder_and_its_runtime(tmp_path):
+def test_outside_the_system_folders_a_worker_sees_only_its_own_folder_and_its_runtime(tmp_path, launch):
     """An allow-list, not a deny-list: a second checkout of the course in ``/srv`` or ``/work``, a results
     folder on ``/mnt``, the host's ``/old_root``: nothing outside the system folders is visible, wherever
     it lies (CI's clone in ``/check/work`` read a developer's checkout in ``/work``)."""
     from autograder.sandbox.policy import SYSTEM_FOLDERS
 
     source = WALKER.replace("SYSTEM_FOLDERS", repr(sorted(SYSTEM_FOLDERS)))
-    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])], hide=hidden())
+    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])], hide=hidden(), warm=launch)
     assert report.outcomes[0].ok, report.outcomes[0]
     seen = json.loads(report.outcomes[0].value["result"][0][0])
     assert seen["count"] == 0, seen
@@ -158,7 +167,7 @@ def test_probe_runtime_holds_no_expected_answers(tmp_path):
     assert 'title = "' in checks and 'title = "' not in text   # a check's text, in no file of the copy
 
 
-def test_worker_survives_hostile_return_values(tmp_path):
+def test_worker_survives_hostile_return_values(tmp_path, launch):
     source = (
         "import torch\n"
         "class Liar(float):\n    def __eq__(self, other):\n        return True\n"
@@ -167,7 +176,7 @@ def test_worker_survives_hostile_return_values(tmp_path):
         "def add_bias(m, b):\n    return torch.zeros(2).as_subclass(Sneaky)\n"
         "def matrix_multiply(A, B):\n    return object()\n")
     report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]]), ("add_bias", [[[1.0]], [1.0]]),
-                                             ("matrix_multiply", [[[1.0]], [[1.0]]])])
+                                             ("matrix_multiply", [[[1.0]], [[1.0]]])], warm=launch)
     relu, bias, product = (outcome.value["result"] for outcome in report.outcomes)
     assert relu == [[123.0]] and type(relu[0][0]) is float  # the __eq__ trick is gone
     assert bias == {"__unsupported__": "tensor subclass Sneaky"}
@@ -196,14 +205,14 @@ def test_transport_round_trip_and_validation(tmp_path):
         transport.read(tmp_path / "pickle")
 
 
-def test_forged_outcome_files_are_validated(tmp_path):
+def test_forged_outcome_files_are_validated(tmp_path, launch):
     # The student's code overwrites its own result file with garbage after the probe ran.
     source = ("import atexit, pathlib, os\n"
               "def relu(m):\n"
               "    out = pathlib.Path(os.getcwd()).parent / 'out'\n"
               "    atexit.register(lambda: (out / '0000.json').write_text('{\"ok\": \"yes\", \"value\": 1}'))\n"
               "    return [[0.0]]\n")
-    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])])
+    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])], warm=launch)
     outcome = report.outcomes[0]
     assert not outcome.ok and "could not read the result" in outcome.missing
 
@@ -238,7 +247,7 @@ def test_judge_accepts_only_plain_tensors_of_the_right_kind():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the worker changes uid only when the grader runs as root")
-def test_as_root_the_worker_runs_unprivileged_in_a_folder_it_cannot_change(tmp_path):
+def test_as_root_the_worker_runs_unprivileged_in_a_folder_it_cannot_change(tmp_path, launch):
     source = ('import json, os\n'
               'def relu(m):\n'
               '    seen = {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),\n'
@@ -252,7 +261,7 @@ def test_as_root_the_worker_runs_unprivileged_in_a_folder_it_cannot_change(tmp_p
               '        except OSError as error:\n'
               '            seen[name] = type(error).__name__\n'
               '    return [[json.dumps(seen)]]\n')
-    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])], hide=hidden())
+    report = probe_matmul(tmp_path, source, [("relu", [[[1.0]]])], hide=hidden(), warm=launch)
     seen = json.loads(report.outcomes[0].value["result"][0][0])
     assert seen["uid"] == seen["gid"] == report.isolation["uid"] and seen["uid"] >= 1_000_000_000 and not seen["groups"]
     assert seen["workdir"] == seen["submission"] == "PermissionError"

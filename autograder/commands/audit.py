@@ -399,13 +399,20 @@ def load_catalogue(root: Path, assignment: Assignment, parts: list[str] | None =
 def _reference_copy(assignment: Assignment, root: Path, entry: Entry | None = None) -> None:
     """Copy the reference package and the notebooks of notebook parts into ``root``, with ``entry``'s
     module (or notebook) replaced by its source."""
+    reference_with(assignment, root, [entry] if entry is not None else [])
+
+
+def reference_with(assignment: Assignment, root: Path, entries: list[Entry]) -> None:
+    """The reference package and notebooks in ``root``, each of ``entries`` replacing its module (or
+    notebook): for several alternates at once, a submission written another way throughout."""
     shutil.copytree(assignment.solution / assignment.package, root / assignment.package,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for part in assignment.parts:
         if part.notebook and (assignment.solution / part.notebook).is_file():
             shutil.copyfile(assignment.solution / part.notebook, root / part.notebook)
-    if entry is not None and entry.source is not None:
-        _submitted_path(assignment, root, entry.module).write_text(entry.source, encoding="utf-8")
+    for entry in entries:
+        if entry.source is not None:
+            _submitted_path(assignment, root, entry.module).write_text(entry.source, encoding="utf-8")
 
 
 def _grade_folder(course: Course, assignment: Assignment, root: Path, parts: list[str], seed: int) -> GradeReport:

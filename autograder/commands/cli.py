@@ -52,13 +52,20 @@ def check_parts(assignment, parts: list[str] | None) -> None:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from ..sandbox import zygote
+
+    if args.jobs is not None and args.jobs < 1:
+        raise CourseError("--jobs must be at least 1")
+    course = load(args)
+    assignment = course.assignment(args.assignment)
+    check_parts(assignment, args.part)
+    for part in assignment.parts:   # the zygotes import their libraries while this process imports torch
+        if not args.part or part.id in args.part:
+            zygote.for_libraries(part.warm)
     from ..engine.grading import grade
     from ..output.results import SUBMISSION_ERROR, error_results, render_table, write_json, write_results
     from ..engine.submission import SubmissionError, open_submission
 
-    course = load(args)
-    assignment = course.assignment(args.assignment)
-    check_parts(assignment, args.part)
     gpu_only = args.only == "gpu"
     if gpu_only:
         import torch
@@ -72,7 +79,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             if not args.submission:
                 submission = replace(submission, label=f"reference solution ({path})")
             report = grade(course, assignment, submission, seed=args.seed, parts=args.part, gpu_only=gpu_only,
-                           hide_also=tuple(Path(path) for path in args.hide or ()))
+                           hide_also=tuple(Path(path) for path in args.hide or ()), jobs=args.jobs)
     except SubmissionError as error:
         if args.out:   # what `grade-all` reads: the results say why this submission got no grade
             write_json(Path(args.out), error_results(str(error), SUBMISSION_ERROR))
@@ -307,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "with a GPU; combine with `merge-results`)")
     grade.add_argument("--hide", action="append", help="also hide this path from the student's code (repeatable; "
                                                         "grade-all hides the class and its results)")
+    grade.add_argument("--jobs", type=int, help="parts graded side by side (default: the cores this process may use)")
     grade.set_defaults(run=cmd_grade)
 
     grade_all = commands.add_parser("grade-all", help="grade every submission of a folder into a gradebook CSV")

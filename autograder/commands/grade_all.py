@@ -12,8 +12,10 @@ grades only the submissions without results (``force`` regrades them all). The S
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from ..core.config import Assignment, Course
 from ..output.gradebook import GradebookError, columns, read_gradebook, write_gradebook
 from ..output.results import GRADER_ERROR, SUBMISSION_ERROR, error_results, fmt_points, write_json
 from .boot import cli_command
+from ..core.cleanup import remove_tree
+from ..sandbox import zygote
 
 
 @dataclass(frozen=True)
@@ -102,10 +106,12 @@ def is_done(data: dict | None, parts: list[str]) -> bool:
 
 
 def grade_command(course: Course, assignment: Assignment, entry: Entry, out: Path, parts: list[str],
-                  hide: tuple[Path, ...] = (), only_gpu: bool = False) -> list[str]:
+                  hide: tuple[Path, ...] = (), only_gpu: bool = False, jobs: int | None = None) -> list[str]:
     """``course grade`` for one submission, in a fresh interpreter running this very grader; ``hide``:
-    more folders its worker must not see, ``only_gpu``: the GPU checks alone."""
-    options = [option for part in parts for option in ("--part", part)] + (["--only", "gpu"] if only_gpu else [])
+    more folders its worker must not see, ``only_gpu``: the GPU checks alone, ``jobs``: its parts side by
+    side (default: its cores)."""
+    options = [option for part in parts for option in ("--part", part)] + (["--only", "gpu"] if only_gpu else []) \
+        + (["--jobs", str(jobs)] if jobs else [])
     # The student's code sees neither the other submissions nor anyone's results.
     folders = (entry.path.parent.resolve(), out.parent.resolve(), *(Path(path).resolve() for path in hide))
     return cli_command("--course", str(course.path), "--assignment", assignment.id, "grade", str(entry.path),
@@ -136,11 +142,12 @@ def record_outcome(out: Path, returncode: int | None, stderr: str, failure: str 
     return message
 
 
-def grade_one(course: Course, assignment: Assignment, entry: Entry, out: Path, parts: list[str]) -> str | None:
+def grade_one(course: Course, assignment: Assignment, entry: Entry, out: Path, parts: list[str],
+              jobs: int | None = None) -> str | None:
     """Grade ``entry`` into ``out``; returns ``None`` on success, else the error (also written to ``out``)."""
     out.unlink(missing_ok=True)   # only what this grade writes counts
     try:
-        result = subprocess.run(grade_command(course, assignment, entry, out, parts), stdin=subprocess.DEVNULL,
+        result = subprocess.run(grade_command(course, assignment, entry, out, parts, jobs=jobs), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=grade_timeout(assignment))
     except subprocess.TimeoutExpired:
         return record_outcome(out, None, "", f"grading did not finish within {grade_timeout(assignment):g} s")
@@ -209,13 +216,16 @@ def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebo
     parts = list(parts or [part.id for part in assignment.parts])
     folder = results_folder(gradebook)
     bar = progress_bar(len(todo))
+    # --jobs submissions at once share the cores: each grades its parts on its share of them
+    each = max(1, len(os.sched_getaffinity(0)) // max(1, jobs))
 
     def run(entry: Entry) -> tuple[Entry, str | None, float]:
         started = time.monotonic()
-        error = grade_one(course, assignment, entry, folder / f"{entry.name}.json", parts)
+        error = grade_one(course, assignment, entry, folder / f"{entry.name}.json", parts, jobs=each)
         return entry, error, time.monotonic() - started
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    shared = shared_zygotes(assignment, parts) if todo else None
     try:
         futures = [pool.submit(run, entry) for entry in todo]
         for number, future in enumerate(as_completed(futures), start=1):
@@ -235,9 +245,34 @@ def grade_all(course: Course, assignment: Assignment, submissions: Path, gradebo
     finally:
         # On Ctrl-C nothing more starts; what finished is kept, and a rerun grades the rest.
         pool.shutdown(wait=True, cancel_futures=True)
+        if shared is not None:
+            shared.close()
         if bar is not None:
             bar.close()
     return summary
+
+
+class shared_zygotes:
+    """The class's warm zygotes (:mod:`autograder.sandbox.zygote`), one per set of libraries its parts
+    name, started once and reached by every ``course grade`` of this run (through their environment)
+    instead of each importing the libraries again; ended by :meth:`close`."""
+
+    def __init__(self, assignment: Assignment, parts: list[str]) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="lora-zygotes-"))
+        sets = [part.warm for part in assignment.parts if part.id in parts]
+        self.zygotes = zygote.start_shared(self.folder, sets)
+        self.before = os.environ.get(zygote.SHARED_ENV)
+        os.environ[zygote.SHARED_ENV] = str(self.folder)
+
+    def close(self) -> None:
+        if self.before is None:
+            os.environ.pop(zygote.SHARED_ENV, None)
+        else:
+            os.environ[zygote.SHARED_ENV] = self.before
+        for running in self.zygotes:
+            running.close()
+        zygote.forget(self.zygotes)
+        remove_tree(self.folder)
 
 
 def progress_bar(total: int):

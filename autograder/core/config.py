@@ -35,6 +35,10 @@ class CheckSpec:
     visibility: str
 
 
+# What a warm zygote may import before any student code exists: libraries, never course code.
+WARM_LIBRARIES = ("torch", "transformers", "peft", "datasets", "fastapi", "safetensors", "numpy")
+
+
 @dataclass(frozen=True)
 class Part:
     id: str
@@ -45,6 +49,7 @@ class Part:
     memory_mb: int
     checks: tuple[CheckSpec, ...]
     notebook: str | None = None  # a notebook part grades this notebook of the submission, and no module
+    warm: tuple[str, ...] = ()   # libraries its worker finds imported (a warm zygote, autograder.sandbox.zygote)
 
     @property
     def module(self) -> str:
@@ -301,7 +306,8 @@ def _load_assignment(read: _Reader, root: Path, assignment_id: str, raw: Any,
 
 def _load_part(read: _Reader, key: str, raw: Any, package: str, solution: Path, visibility: str,
                known_checks: set[str]) -> Part | None:
-    data = read.mapping(raw, key, {"id", "title", "module", "notebook", "points", "time_budget", "memory_mb", "checks"},
+    data = read.mapping(raw, key, {"id", "title", "module", "notebook", "points", "time_budget", "memory_mb", "checks",
+                                   "warm"},
                         {"id", "title", "points", "checks"} | ({"notebook"} if isinstance(raw, dict) and "notebook" in raw else {"module"}))
     if not data:
         return None
@@ -339,7 +345,16 @@ def _load_part(read: _Reader, key: str, raw: Any, package: str, solution: Path, 
     return Part(id=part_id, title=read.text(data, "title", key), modules=modules, points=points,
                 time_budget=read.number(data, "time_budget", key, default=60),
                 memory_mb=int(read.number(data, "memory_mb", key, default=2048, minimum=255)),
-                checks=tuple(checks), notebook=notebook)
+                checks=tuple(checks), notebook=notebook, warm=_warm(read, data, key))
+
+
+def _warm(read: _Reader, data: dict, key: str) -> tuple[str, ...]:
+    """``warm``: libraries of :data:`WARM_LIBRARIES` the part's worker finds already imported."""
+    names = data.get("warm", [])
+    if not isinstance(names, list) or any(name not in WARM_LIBRARIES for name in names):
+        read.problems.append(f"{key}.warm: must be a list of libraries among {', '.join(WARM_LIBRARIES)}, got {names!r}")
+        return ()
+    return tuple(sorted(set(names)))
 
 
 def _notebook(read: _Reader, data: dict, key: str, solution: Path) -> str:

@@ -15,6 +15,7 @@ import random
 import secrets
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from .. import __version__
 from ..core.model import CHECKS
 from ..core.config import Assignment, Course, Part
 from ..core.model import CheckResult, PlannedCheck
+from ..core.serial import trusted
 from .judge import judge_part, not_run
 from .reference import Reference
-from ..sandbox import Limits, cgroup, policy, run_probes
+from ..sandbox import Limits, cgroup, policy, run_probes, zygote
 from .submission import Submission
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -74,6 +76,7 @@ class GradeReport:
 
 
 SECRET_FILE = ".course-secret"
+
 
 
 def course_secret(course: Course) -> bytes:
@@ -156,14 +159,8 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
     if part.notebook:
         return grade_notebook_part(part, submission, assignment, seed, hide)
     started = time.monotonic()
-    planned, skipped = [], {}
     specs = [spec for spec in part.checks if spec.gpu or not gpu_only]
-    for spec in specs:
-        if spec.gpu and not gpu_available:
-            skipped[spec.id] = not_run(spec, GPU_NOT_RUN)
-            continue
-        rng = random.Random(f"{seed}/{spec.id}")
-        planned.append(PlannedCheck(spec, CHECKS[spec.id].plan(rng)))
+    (planned, skipped), _ = trusted(_plan, specs, seed, gpu_available)
     calls = [call for item in planned for call in item.calls]
     resume_at = []  # a crash skips the rest of its check and resumes at the next check
     for item in planned:
@@ -176,15 +173,19 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
         limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb,
                         gpu=torch.version.cuda is not None)
         planned_at = time.monotonic()
-        worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide, resume_at)
-        worker_done = time.monotonic()
-        want = reference.run(part.module_name, calls)
-        reference_done = time.monotonic()
-        judged = {result.spec.id: result for result in judge_part(planned, worker.outcomes, want)}
+        with ThreadPoolExecutor(1) as side:   # the reference's probes while the student's worker runs
+            reference_run = side.submit(trusted, reference.run, part.module_name, calls)
+            worker = run_probes(submission.root, assignment.package, part.module_name, calls, limits, hide, resume_at,
+                                warm=part.warm)
+            worker_done = time.monotonic()
+            want, reference_seconds = reference_run.result()
+        results, judge_seconds = trusted(judge_part, planned, worker.outcomes, want)
+        judged = {result.spec.id: result for result in results}
         report.timings = {"plan": planned_at - started, "worker_start": worker.startup_seconds,
                           "student_probes": worker.seconds - worker.startup_seconds,
-                          "worker_launches": worker.launches, "reference_probes": reference_done - worker_done,
-                          "judge": time.monotonic() - reference_done}
+                          "worker_launches": worker.launches, "warm_launches": worker.warm_launches,
+                          "reference_probes": reference_seconds, "reference_after_worker": time.monotonic()
+                          - worker_done - judge_seconds, "judge": judge_seconds}
         if worker.import_error:
             error = worker.import_error
             where = f" ({error['where']})" if error.get("where") else ""
@@ -201,6 +202,17 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
     return report
 
 
+def _plan(specs, seed: int, gpu_available: bool) -> tuple[list[PlannedCheck], dict[str, CheckResult]]:
+    """Each check's probe calls on inputs seeded for this submission; GPU checks without a GPU are not run."""
+    planned, skipped = [], {}
+    for spec in specs:
+        if spec.gpu and not gpu_available:
+            skipped[spec.id] = not_run(spec, GPU_NOT_RUN)
+            continue
+        planned.append(PlannedCheck(spec, CHECKS[spec.id].plan(random.Random(f"{seed}/{spec.id}"))))
+    return planned, skipped
+
+
 def gpu_hint(parts: list[PartReport]) -> list[str]:
     """The line saying how to complete the GPU checks that were not run, if any were not."""
     missing = [check for part in parts for check in part.checks if check.spec.gpu and check.status == "not run"]
@@ -212,9 +224,19 @@ def gpu_hint(parts: list[PartReport]) -> list[str]:
             f"`course merge-results cpu.json gpu.json --out merged.json`."]
 
 
+def default_jobs() -> int:
+    """Parts graded side by side by default: the cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def grade(course: Course, assignment: Assignment, submission: Submission, seed: int | None = None,
-          parts: list[str] | None = None, gpu_only: bool = False, hide_also: tuple[Path, ...] = ()) -> GradeReport:
+          parts: list[str] | None = None, gpu_only: bool = False, hide_also: tuple[Path, ...] = (),
+          jobs: int | None = None) -> GradeReport:
     """Grade ``submission`` on the chosen parts (all by default) and return the full report.
+
+    ``jobs`` parts are graded side by side (default: :func:`default_jobs`; ``course grade-all`` gives each
+    submission 1, so that a class run uses ``--jobs`` cores, not more); the report lists them in the
+    course's order whatever order they finished in.
 
     ``gpu_only`` grades the GPU checks alone (the parts without any are left out); ``hide_also`` adds
     paths the sandboxed worker must not see, such as the folder the results are written to or the other
@@ -227,11 +249,21 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
     hide = hidden_paths(course, assignment) + [Path(submission.label).resolve().parent] \
         + [Path(path) for path in hide_also if policy.hideable(Path(path))]
     gpu_available = torch.cuda.is_available()
-    reports = []
-    for part in assignment.parts:
-        if (parts and part.id not in parts) or (gpu_only and not any(spec.gpu for spec in part.checks)):
-            continue
-        reports.append(grade_part(part, submission, assignment, reference, seed, hide, gpu_available, gpu_only))
+    chosen = [part for part in assignment.parts if not (parts and part.id not in parts)
+              and not (gpu_only and not any(spec.gpu for spec in part.checks))]
+    for part in chosen:   # the zygotes import their libraries while the first parts are graded
+        zygote.for_libraries(part.warm)
+    # the longest budgets first, so that the last part to finish is a short one
+    order = sorted(chosen, key=lambda part: -part.time_budget)
+    jobs = max(1, jobs or default_jobs())
+    # The grading process's own torch work is small (tiny models, one part at a time) and the cores belong
+    # to the workers, its neighbours' in a class run included: torch's threads spinning here on a core a
+    # worker holds slowed a grade up to eight times.
+    torch.set_num_threads(1)
+    with ThreadPoolExecutor(jobs) as pool:
+        futures = {part.id: pool.submit(grade_part, part, submission, assignment, reference, seed, hide, gpu_available,
+                                        gpu_only) for part in order}
+        reports = [futures[part.id].result() for part in chosen]
     provenance = {
         "grader_version": __version__,
         "checks_sha256": checks_digest(course),

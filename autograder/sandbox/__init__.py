@@ -27,9 +27,10 @@ from typing import Callable
 from ..core.model import Outcome, ProbeCall
 from ..core.cleanup import remove_tree, work_folder
 from ..runtime import transport
-from . import cgroup, policy
+from . import cgroup, policy, zygote
 from .bound import Grants
 from .watch import WatchedInputs
+from .zygote import ForkedProcess, Zygote, ZygoteUnavailable
 
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 OUTPUT_KEPT = 16 * 1024
@@ -73,6 +74,7 @@ class WorkerReport:
     # from each launch until its import report was written (process start, the libraries, the student's
     # module): the file's time stamp, a worker's claim, used by benchmarks only
     startup_seconds: float = 0.0
+    warm_launches: int = 0             # launches forked from a warm zygote (the others were cold)
     isolation: dict = field(default_factory=dict)
 
 
@@ -189,12 +191,23 @@ def _writable(workdir: Path, worker: int | None, fresh: bool = False) -> list[st
     return [f"could not remove all the worker left in out/: {', '.join(left[:3])}"] if left else []
 
 
+def worker_environment(home: Path) -> dict[str, str]:
+    """A worker's whole environment, its home and temporary folder ``home``."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+            # transformers, datasets and the Hub client must never try the network or the user's caches
+            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "HF_HOME": str(home / "hf"), "TOKENIZERS_PARALLELISM": "false", "MPLCONFIGDIR": str(home),
+            "TQDM_DISABLE": "1", "USER": "grader-worker", "LOGNAME": "grader-worker"}  # its uid has no account
+
+
 def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path], worker: int | None,
             code: str | None = None, env: dict[str, str] | None = None, loopback: bool = False,
-            handed: list[str] = ()) -> subprocess.Popen:
+            handed: list[str] = (), warm: Zygote | None = None) -> subprocess.Popen | ForkedProcess:
     """Start ``code`` (by default the probe worker) in the sandbox, with ``env`` added to its environment
     and, with ``loopback``, the network namespace's own 127.0.0.1 up (still no way out); what it sees is
-    :mod:`.policy`'s: ``hide`` and the usual hidden folders, ``handed`` read-only."""
+    :mod:`.policy`'s: ``hide`` and the usual hidden folders, ``handed`` read-only. With ``warm``, forked
+    by that zygote (the same steps, libraries already imported); cold when it cannot be reached."""
     runtime = workdir / "runtime"
     code = code or (f"import sys; sys.path.insert(0, {str(runtime)!r}); from pathlib import Path; "
                     f"from {policy.WORKER_PACKAGE}.runtime.worker import main; main(Path({str(workdir)!r}))")
@@ -204,14 +217,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
         "loopback": loopback,
         # -W: the libraries' own deprecation notices are not the student's output
         "argv": [sys.executable, "-I", "-W", "ignore::FutureWarning", "-W", "ignore::DeprecationWarning", "-c", code],
-        "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir / "scratch"),
-                "TMPDIR": str(workdir / "scratch"), "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
-                "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-                # transformers, datasets and the Hub client must never try the network or the user's caches
-                "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                "HF_HOME": str(workdir / "scratch" / "hf"), "TOKENIZERS_PARALLELISM": "false",
-                "MPLCONFIGDIR": str(workdir / "scratch"), "TQDM_DISABLE": "1",
-                "USER": "grader-worker", "LOGNAME": "grader-worker", **(env or {})},  # its uid has no account
+        "env": {**worker_environment(workdir / "scratch"), **(env or {})},
         **policy.launch_paths(hide, list(handed), workdir),
         "user": None if worker is None else {"uid": worker, "gid": worker},
         "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": max(1, int(cpu_seconds + 0.999)),
@@ -224,6 +230,16 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
     config["report_fd"] = report_write
     group = cgroup.create(limits.memory_mb, limits.processes)
     config["cgroups"] = group.procs if isinstance(group, cgroup.WorkerGroup) else []
+    if warm is not None:
+        try:
+            process = warm.launch(config)
+        except ZygoteUnavailable:
+            pass
+        else:
+            os.close(report_write)
+            process.launch_report = report_read  # type: ignore[attr-defined]
+            process.cgroup = group  # type: ignore[attr-defined]
+            return process
     try:
         process = subprocess.Popen([sys.executable, "-I", str(LAUNCHER)], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -356,10 +372,13 @@ def _supervise(process: subprocess.Popen, seconds: float, workdir: Path, limits:
             except subprocess.TimeoutExpired:
                 pass
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
-        except ProcessLookupError:
-            pass
+        if isinstance(process, ForkedProcess):
+            process.kill()  # its zygote kills what it left behind in its session
+        else:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
+            except ProcessLookupError:
+                pass
         process.wait()
         drain.join(timeout=5)
     return drain, stopped
@@ -379,14 +398,16 @@ def _why_it_stopped(returncode: int | None, stopped: str | None, limits: Limits)
 
 
 def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCall], limits: Limits,
-               hide: list[Path], resume_at: list[int] | None = None) -> WorkerReport:
+               hide: list[Path], resume_at: list[int] | None = None, warm: tuple[str, ...] = ()) -> WorkerReport:
     """Run ``calls`` on ``package.module`` (or the module a call names) of the folder ``submission`` in the sandbox.
 
     ``hide`` lists paths the worker must not see (solutions, hidden checks, the course repository); the
     paths the calls read (``ProbeCall.reads``, a base model's folder) are handed to it read-only.
     ``resume_at[i]`` is where to restart when call ``i`` kills the worker (the first call of the next
-    check; by default ``i + 1``); the calls in between are skipped. Always returns one outcome per
-    call; never raises because of anything the student's code did.
+    check; by default ``i + 1``); the calls in between are skipped. ``warm`` names libraries to have
+    imported before the worker starts (:mod:`.zygote`: forked from a warm server, same sandbox); the
+    time spent waiting for that server is not the part's. Always returns one outcome per call; never
+    raises because of anything the student's code did.
     """
     resume_at = resume_at or list(range(1, len(calls) + 1))
     # When every call runs on ``module`` the worker imports it once up front and reports a failure once;
@@ -400,6 +421,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
     worker = worker_identity()
     handed = policy.handed_paths([path for call in calls for path in call.reads])
     budget = transport.Budget(limits.read_mb * 2**20)
+    server = zygote.for_libraries(warm)
     cleanup: list[str] = []
     with work_folder("lora-grade-", cleanup) as workdir:
         _prepare(workdir, submission, package, worker)
@@ -419,8 +441,12 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             transport.write(workdir / "job", {"package": package, "module": single, "start": start, "end": end,
                                               "probes": probes})
             launched = time.time()
-            process = _launch(workdir, limits, remaining, hide, worker, handed=handed)
+            process = _launch(workdir, limits, remaining, hide, worker, handed=handed, warm=server)
             report.launches += 1
+            if isinstance(process, ForkedProcess):   # the zygote's own start is the grader's time
+                started += process.waited
+                launched += process.waited
+                report.warm_launches += 1
             drain, stopped = _supervise(process, remaining, workdir, limits, grants.poll)
             output += drain.kept[: OUTPUT_KEPT - len(output)]
             report.output_bytes += drain.total

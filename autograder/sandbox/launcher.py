@@ -235,8 +235,12 @@ def _fitting(report: dict, most: int = 60 * 1024) -> dict:
     return report
 
 
-def main() -> None:
-    config = json.loads(sys.stdin.buffer.read(1 << 20))
+def enter(config: dict) -> None:
+    """Everything but the last step, in this process: the cgroup, the namespaces (the caller goes on as
+    the worker, pid 1 of its own PID namespace; its parent, outside, waits for it and exits as it did),
+    the hidden paths, no privileges, the report, the limits and the working folder. The caller then
+    starts the worker's code (:func:`main` execs it; :mod:`.zygote_server` runs it in the forked, warm
+    interpreter). ``config["report_fd"]`` is closed before this returns."""
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)  # the worker's stdin: nothing
     os.close(null)
@@ -285,6 +289,11 @@ def main() -> None:
         json.dump(_fitting(report), handle)
     _set_limits(limits)
     os.chdir(config["cwd"])
+
+
+def main() -> None:
+    config = json.loads(sys.stdin.buffer.read(1 << 20))
+    enter(config)
     os.execve(config["argv"][0], config["argv"], config["env"])
 
 

@@ -20,6 +20,8 @@ import struct
 import threading
 from pathlib import Path
 
+from ..core.serial import TRUSTED
+
 IN_OPEN = 0x00000020
 IN_Q_OVERFLOW = 0x00004000
 IN_NONBLOCK = 0o4000
@@ -108,7 +110,8 @@ class WatchedInputs:
             if call.inputs:
                 folder = root / f"{index:04d}"
                 folder.mkdir(parents=True)
-                get_probe(call.inputs)(folder, **call.args)
+                with TRUSTED:   # the grader's own torch work (a seeded model) runs one part at a time
+                    get_probe(call.inputs)(folder, **call.args)
                 self.folders[index] = folder
 
     def start(self) -> None:
