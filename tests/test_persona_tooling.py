@@ -134,11 +134,13 @@ def test_persona_train_and_eval_on_a_tiny_model(tmp_path, library, tiny_model_fo
     assert summary["lines"] == summary["train_examples"] + len(summary["held_out_lines"])
     assert 0 < summary["trainable_params"] < summary["total_params"]
 
-    result = run_course("persona", "eval", "--adapters", str(adapters), "--out", str(tmp_path / "eval.json"))
+    result = run_course("persona", "eval", "--adapters", str(adapters), "--out", str(tmp_path / "card"),
+                        "--prompts", "1", "--max-new-tokens", "4", env={"GUTENBERG_LIBRARY": str(library)})
     assert result.returncode == 0, result.stderr
     assert "adapter holmes" in result.stdout and "adapter juliet" in result.stdout
-    table = json.loads((tmp_path / "eval.json").read_text())
-    assert set(table) == {"base", "holmes", "juliet"} and set(table["base"]) == {"holmes", "juliet"}
+    card = json.loads((tmp_path / "card" / "scorecard.json").read_text())
+    assert set(card["perplexity"]) == {"base", "holmes", "juliet"}
+    assert set(card["perplexity"]["base"]) == set(course.persona.characters) and card["dominance"]["of"] == 2
 
     # `course serve` builds the course's service (tooling/chat.py) on the same adapters
     from fastapi.testclient import TestClient

@@ -263,18 +263,19 @@ def cmd_persona_train(args: argparse.Namespace) -> int:
 
 
 def cmd_persona_eval(args: argparse.Namespace) -> int:
-    import json
-
-    from ..tools import persona
     _need_tools()
-    from ..tools import persona
+    from ..tools import scorecard
 
     course = load(args)
-    table = persona.evaluate(course, Path(args.adapters), args.model,
-                             log=lambda line: print(line, file=sys.stderr, flush=True))
-    print(persona.render_table(table))
-    if args.out:
-        Path(args.out).write_text(json.dumps(table, indent=2) + "\n")
+    _persona_settings(course)
+    folder = Path(args.adapters)
+    options = {name: value for name, value in (("prompts_per_character", args.prompts),
+                                               ("max_new_tokens", args.max_new_tokens)) if value is not None}
+    card = scorecard.scorecard(course, folder, args.model, **options,
+                               log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(scorecard.render(card))
+    written = scorecard.write(card, Path(args.out) if args.out else folder)
+    print(f"written: {', '.join(map(str, written))}")
     return 0
 
 
@@ -381,10 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
                        ("max_length", int), ("seed", int)):
         train.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, help=f"override training.{name}")
     train.set_defaults(run=cmd_persona_train)
-    evaluate = persona_commands.add_parser("eval", help="perplexity of every adapter on every character's held-out lines")
+    evaluate = persona_commands.add_parser("eval", help="the persona scorecard: perplexity matrix and dominance, "
+                                                       "who the replies sound like, their diversity")
     evaluate.add_argument("--adapters", default="adapters", help="folder of adapters trained by `persona train`")
     evaluate.add_argument("--model", help="base model (default: the one the adapters were trained on)")
-    evaluate.add_argument("--out", help="also write the table as JSON here")
+    evaluate.add_argument("--out", help="folder for scorecard.json and scorecard.png (default: --adapters)")
+    evaluate.add_argument("--prompts", type=int, help="held-out user turns per character that every "
+                                                                 "adapter answers (default: 4)")
+    evaluate.add_argument("--max-new-tokens", type=int, help="tokens per reply at most (default: 48)")
     evaluate.set_defaults(run=cmd_persona_eval)
 
     serve = commands.add_parser("serve", help="the multi-character chat service on the adapters of `persona train`")

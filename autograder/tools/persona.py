@@ -5,9 +5,8 @@ on the base model of ``course.yml`` (SmolLM2-135M-Instruct by default).
 
 ``train`` writes, into the adapter folder: the PEFT adapter, ``loss.png`` (the loss curve) and
 ``summary.json`` (settings, counts, time, held-out lines and their perplexity under base and adapter).
-``eval`` loads the base model once, every adapter once, and prints the perplexity of every adapter (and
-the base model) on every character's held-out lines: a persona adapter should make its own character's
-lines much more likely than the base model does, and other characters' lines far less so.
+``eval`` is the persona scorecard (:mod:`.scorecard`): perplexity of every adapter on every character's
+held-out lines, who the replies sound like, and how varied they are.
 """
 
 from __future__ import annotations
@@ -40,11 +39,15 @@ class TrainRequest:
     download: bool = False
 
 
+def reference_module(course: Course, name: str) -> Any:
+    """A module of the reference solution, e.g. ``"persona"``."""
+    assignment = course.assignment()
+    return Reference(assignment.solution, assignment.package).module(name)
+
+
 def reference_modules(course: Course) -> tuple[Any, Any]:
     """The reference ``persona`` and ``finetune`` modules."""
-    assignment = course.assignment()
-    reference = Reference(assignment.solution, assignment.package)
-    return reference.module("persona"), reference.module("finetune")
+    return reference_module(course, "persona"), reference_module(course, "finetune")
 
 
 def split_held_out(examples: list[dict], fraction: float) -> tuple[list[dict], list[dict]]:
@@ -74,17 +77,29 @@ def plot_losses(losses: list[float], title: str, path: Path) -> None:
     pyplot.close(figure)
 
 
-def train(course: Course, request: TrainRequest, log=print) -> dict:
-    """Train one persona adapter; returns the summary written beside it."""
-    persona, finetune = reference_modules(course)
-    character, settings = request.character, request.training
+def character_examples(course: Course, character: PersonaCharacter, held_out: float,
+                       download: bool = False) -> tuple[list[dict], list[dict]]:
+    """``(train, held_out)``: the character's chat examples from their book, split by ``split_held_out``.
+
+    Training and the scorecard both take their lines from here, so the scorecard's held-out lines are
+    exactly the ones training never saw.
+    """
+    persona, _ = reference_modules(course)
     text = persona.strip_gutenberg(read_book(character.book, course.persona.library if course.persona else None,
-                                             download=request.download))
+                                             download=download))
     examples = persona.build_examples(text, character.character, character.aliases, character.system_prompt)
     if len(examples) < 10:
         raise PersonaError(f"only {len(examples)} lines of {character.character!r} found in book {character.book}; "
                            f"check the name and aliases")
-    train_examples, held_out = split_held_out(examples, settings["held_out"])
+    return split_held_out(examples, held_out)
+
+
+def train(course: Course, request: TrainRequest, log=print) -> dict:
+    """Train one persona adapter; returns the summary written beside it."""
+    persona, finetune = reference_modules(course)
+    character, settings = request.character, request.training
+    train_examples, held_out = character_examples(course, character, settings["held_out"], request.download)
+    examples = train_examples + held_out
     log(f"{character.character}: {len(examples)} lines in book {character.book}; training on {len(train_examples)}, "
         f"holding out {len(held_out)}")
     started = time.perf_counter()
@@ -135,45 +150,3 @@ def find_adapters(folder: Path) -> list[tuple[Path, dict]]:
         except (OSError, ValueError) as error:
             raise PersonaError(f"cannot read {summary}: {error}") from None
     return found
-
-
-def evaluate(course: Course, folder: Path, base_model: str | None = None, log=print) -> dict:
-    """Perplexity of the base model and of every adapter on every character's held-out lines."""
-    from peft import PeftModel
-
-    adapters = find_adapters(folder)
-    if not adapters:
-        raise PersonaError(f"no adapters in {folder}; train one first, e.g. "
-                           f"`course persona train --character Holmes --out {folder}/holmes`")
-    _, finetune = reference_modules(course)
-    base_model = base_model or adapters[0][1]["base_model"]
-    model, tokenizer, _ = load_model(base_model)
-    identity = model_identity(model)
-    lines = {summary["id"]: summary["held_out_lines"] for _, summary in adapters}
-    table: dict[str, dict[str, float]] = {"base": {}}
-    for name, texts in lines.items():
-        table["base"][name] = finetune.perplexity(model, tokenizer, texts)
-    peft_model = None
-    for path, summary in adapters:
-        if summary.get("base_identity") != identity:
-            raise PersonaError(f"adapter {path} was trained on {summary.get('base_model')}, not on {base_model}")
-        if peft_model is None:
-            peft_model = PeftModel.from_pretrained(model, str(path), adapter_name=summary["id"])
-        else:
-            peft_model.load_adapter(str(path), adapter_name=summary["id"])
-        peft_model.set_adapter(summary["id"])
-        table[summary["id"]] = {name: finetune.perplexity(peft_model, tokenizer, texts) for name, texts in lines.items()}
-        log(f"evaluated adapter {summary['id']}")
-    return table
-
-
-def render_table(table: dict[str, dict[str, float]]) -> str:
-    names = list(next(iter(table.values())))
-    corner = "model \\ held-out lines of"
-    header = f"{corner:<26}" + "".join(f"{name:>12}" for name in names)
-    rows = [header, "-" * len(header)]
-    for model_name, values in table.items():
-        label = "base model" if model_name == "base" else f"adapter {model_name}"
-        rows.append(f"{label:<26}" + "".join(f"{values[name]:>12.2f}" for name in names))
-    rows.append("perplexity: lower is better; each adapter should win on its own column and help the others far less")
-    return "\n".join(rows)
