@@ -130,3 +130,25 @@ def test_an_unreachable_zygote_means_a_cold_launch_not_a_lost_grade(tmp_path):
 def test_warm_workers_can_be_turned_off(tmp_path, monkeypatch, switch):
     monkeypatch.setenv(zygote.SWITCH_ENV, switch)
     assert run(tmp_path, "off", "def relu(matrix):\n    return matrix\n", ("torch",)).warm_launches == 0
+
+
+def test_the_folders_of_killed_zygotes_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    """A grading process killed with ``kill -9`` leaves its zygote's folder in the course cache; the next
+    zygote removes it once it is old and nothing listens on its socket, and leaves a live one alone."""
+    import os
+    import socket
+
+    monkeypatch.setenv("LORA_COURSE_CACHE", str(tmp_path))
+    base = tmp_path / "zygotes"
+    dead, live = base / "dead", base / "live"
+    dead.mkdir(parents=True)
+    live.mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(live / "socket"))
+        listener.listen(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+            gone.bind(str(dead / "socket"))      # bound, never listening: what a dead zygote leaves
+        for folder in (dead, live):
+            os.utime(folder, (0, 0))
+        made = Path(zygote.private_folder())
+        assert not dead.exists() and live.exists() and made.parent == base

@@ -169,6 +169,7 @@ def private_folder() -> str:
     try:
         base = course_cache() / "zygotes"
         base.mkdir(parents=True, exist_ok=True)
+        _remove_stale(base)
         folder = tempfile.mkdtemp(prefix="", dir=base)
         if len(folder) < 90:   # a socket's path is at most 107 bytes
             return folder
@@ -176,6 +177,26 @@ def private_folder() -> str:
     except OSError:
         pass
     return tempfile.mkdtemp(prefix="lora-zygote-")
+
+
+STALE_SECONDS = 600
+
+
+def _remove_stale(base: Path) -> None:
+    """Folders of zygotes whose grading process was killed (nothing listens on their socket any more),
+    older than :data:`STALE_SECONDS` so that one still being set up is never taken."""
+    from ..core.cleanup import remove_tree
+
+    for folder in base.iterdir():
+        try:
+            if time.time() - folder.lstat().st_mtime < STALE_SECONDS:
+                continue
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.connect(str(folder / "socket"))
+        except (ConnectionRefusedError, FileNotFoundError):
+            remove_tree(folder)
+        except OSError:
+            continue
 
 
 def json_bytes(config: dict) -> bytes:
@@ -218,7 +239,10 @@ def for_libraries(libraries: tuple[str, ...]) -> Zygote | None:
         if libraries not in _zygotes:
             shared = os.environ.get(SHARED_ENV)
             path = Path(shared) / socket_name(libraries) if shared else None
-            _zygotes[libraries] = Zygote(libraries, path if path is not None and path.is_socket() else None)
+            try:
+                _zygotes[libraries] = Zygote(libraries, path if path is not None and path.is_socket() else None)
+            except OSError:   # no zygote (no socket could be made, no process started): cold launches
+                return None
         return _zygotes[libraries]
 
 
