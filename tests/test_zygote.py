@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from autograder.core.model import ProbeCall
 from autograder.sandbox import Limits, run_probes, zygote
 
@@ -126,9 +124,8 @@ def test_an_unreachable_zygote_means_a_cold_launch_not_a_lost_grade(tmp_path):
     server.close()
 
 
-@pytest.mark.parametrize("switch", ["0"])
-def test_warm_workers_can_be_turned_off(tmp_path, monkeypatch, switch):
-    monkeypatch.setenv(zygote.SWITCH_ENV, switch)
+def test_warm_workers_can_be_turned_off(tmp_path, monkeypatch):
+    monkeypatch.setenv(zygote.SWITCH_ENV, "0")
     assert run(tmp_path, "off", "def relu(matrix):\n    return matrix\n", ("torch",)).warm_launches == 0
 
 

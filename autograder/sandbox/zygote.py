@@ -15,6 +15,7 @@ When a zygote cannot be reached (it failed to start, or died) the launch is cold
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import select
 import signal
@@ -134,12 +135,11 @@ class Zygote:
         process = ForkedProcess(connection, int(reply), fds[0], os.fdopen(output_read, "rb"),
                                 waited=time.monotonic() - started)
         process._pending = rest
-        try:
-            os.write(config_write, json_bytes(config))   # the child reads it to the end, then closes it
+        try:   # the child reads it to the end; a file object writes it whole, past a pipe's buffer
+            with os.fdopen(config_write, "wb") as stream:
+                stream.write(json.dumps(config).encode())
         except OSError:
             pass
-        finally:
-            os.close(config_write)
         return process
 
     def close(self) -> None:
@@ -197,12 +197,6 @@ def _remove_stale(base: Path) -> None:
             remove_tree(folder)
         except OSError:
             continue
-
-
-def json_bytes(config: dict) -> bytes:
-    import json
-
-    return json.dumps(config).encode()
 
 
 def base_environment() -> dict[str, str]:
