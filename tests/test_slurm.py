@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from autograder.commands.audit import apply_patch
+from autograder.commands.slurm import partial, write_script
 from conftest import ROOT, course_cli, make_submission, write_course
 
 REFERENCE = ROOT / "solutions" / "lora"
@@ -223,6 +224,28 @@ def test_a_cancelled_task_is_a_row_with_the_reason_and_ctrl_c_cancels_the_arrays
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "graded 1 submissions" in finished.stdout and "kept 2" in finished.stdout
     assert rows(out)["hal"]["error"] == "" and rows(out)["hal"]["total"] == "0"
+
+
+def test_a_grade_that_outlives_its_killed_task_never_writes_the_tasks_results(tmp_path):
+    """CI: a rerun found the cancelled task's results graded after all: its grade process outlived the task
+    (proctrack/linuxproc lost it) and wrote them after the driver had recorded the cancellation."""
+    out, exits = tmp_path / "cpu" / "hal.json", tmp_path / "exit"
+    out.parent.mkdir()
+    exits.mkdir()
+    straggler = ["bash", "-c", 'sleep 1; echo \'{"score": 0}\' > "$0"', str(partial(out))]   # a grade, detached
+    write_script(tmp_path / "cpu.sh", [["bash", "-c", '"$@" & sleep 60', "grade", *straggler]], [out], exits, "cpu")
+    task = subprocess.Popen([str(tmp_path / "cpu.sh")], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"})
+    time.sleep(0.3)
+    task.kill()   # Slurm cancels the task: the script dies, the grade goes on
+    task.wait()
+    time.sleep(1.5)
+    assert partial(out).is_file() and not out.exists() and not (exits / "cpu-0").exists()
+
+    done = ["bash", "-c", 'echo \'{"score": 10}\' > "$0"', str(partial(out))]
+    write_script(tmp_path / "cpu.sh", [done], [out], exits, "cpu")
+    subprocess.run([str(tmp_path / "cpu.sh")], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"}, check=True)
+    assert json.loads(out.read_text()) == {"score": 10} and not partial(out).exists()
+    assert (exits / "cpu-0").read_text().strip() == "0"
 
 
 def test_misused_slurm_options_get_a_one_line_error(tmp_path):

@@ -44,6 +44,7 @@ WHY = {"TIMEOUT": "ran past its time limit", "CANCELLED": "was cancelled", "OUT_
        "NODE_FAIL": "was lost with its node", "PREEMPTED": "was preempted", "BOOT_FAIL": "could not start its node",
        "DEADLINE": "missed its deadline", "FAILED": "failed"}
 LOG_TAIL = 64 * 1024
+PARTIAL = ".partial"   # the suffix of results a task has not finished writing (see write_script)
 EXIT_FILE_POLLS = 5
 
 
@@ -94,9 +95,13 @@ def has_gpu_checks(assignment: Assignment, parts: list[str]) -> bool:
     return any(spec.gpu for part in assignment.parts if part.id in parts for spec in part.checks)
 
 
-def write_script(path: Path, commands: list[list[str]], exits: Path, tier: str) -> None:
-    """The array's batch script: task ``i`` runs ``commands[i]`` and writes its exit code to ``exits``."""
-    cases = "\n".join(f"  {index}) set -- {shlex.join(command)} ;;" for index, command in enumerate(commands))
+def write_script(path: Path, commands: list[list[str]], outs: list[Path], exits: Path, tier: str) -> None:
+    """The array's batch script: task ``i`` runs ``commands[i]``, which writes its results to
+    ``partial(outs[i])``; the script then moves them to ``outs[i]`` and writes its exit code to ``exits``.
+    A task that was cancelled or killed never moves them, so a grade process that outlived its task (a
+    process tracker that lost it) cannot overwrite the row the driver recorded for that task."""
+    cases = "\n".join(f"  {index}) out={shlex.quote(str(out))}; set -- {shlex.join(command)} ;;"
+                      for index, (command, out) in enumerate(zip(commands, outs, strict=True)))
     path.write_text(f"""#!/bin/bash
 # written by `course grade-all --backend slurm`: task i grades submission i ({tier} tier)
 case "$SLURM_ARRAY_TASK_ID" in
@@ -105,11 +110,17 @@ case "$SLURM_ARRAY_TASK_ID" in
 esac
 "$@"
 code=$?
+if [ -f "$out{PARTIAL}" ]; then mv "$out{PARTIAL}" "$out"; fi
 echo "$code" > {shlex.quote(str(exits))}/{tier}-"$SLURM_ARRAY_TASK_ID".tmp
 mv {shlex.quote(str(exits))}/{tier}-"$SLURM_ARRAY_TASK_ID".tmp {shlex.quote(str(exits))}/{tier}-"$SLURM_ARRAY_TASK_ID"
 exit "$code"
 """)
     path.chmod(0o755)
+
+
+def partial(out: Path) -> Path:
+    """Where a task's grade writes the results that its script moves to ``out`` once the grade has ended."""
+    return out.with_name(out.name + PARTIAL)
 
 
 def submit(script: Path, count: int, tier: str, options: ClusterSettings, logs: Path, seconds: float) -> str:
@@ -256,12 +267,13 @@ def grade_all_slurm(course: Course, assignment: Assignment, submissions: Path, g
 def _submit_tier(course: Course, assignment: Assignment, tier: str, wanted: list[Entry], work: Path, folder: Path,
                  parts: list[str], options: ClusterSettings) -> str:
     """Write the array script of ``tier`` for ``wanted`` (task i grades wanted[i]) and submit it."""
-    for stale in [*(work / tier / f"{entry.name}.json" for entry in wanted), *(work / "exit").glob(f"{tier}-*")]:
+    outs = [work / tier / f"{entry.name}.json" for entry in wanted]
+    for stale in [*outs, *map(partial, outs), *(work / "exit").glob(f"{tier}-*")]:
         stale.unlink(missing_ok=True)
-    commands = [grade_command(course, assignment, entry, work / tier / f"{entry.name}.json", parts,
-                              hide=(work, folder.resolve()), only_gpu=tier == "gpu") for entry in wanted]
+    commands = [grade_command(course, assignment, entry, partial(out), parts, hide=(work, folder.resolve()),
+                              only_gpu=tier == "gpu") for entry, out in zip(wanted, outs)]
     script = work / f"{tier}.sh"
-    write_script(script, commands, work / "exit", tier)
+    write_script(script, commands, outs, work / "exit", tier)
     return submit(script, len(wanted), tier, options, work / "logs", grade_timeout(assignment))
 
 
