@@ -14,7 +14,8 @@ A rerun submits only what is missing or failed (a tier whose task failed, timed 
 a row with the reason until then); ``Ctrl-C`` cancels the arrays (``scancel``) and keeps every finished
 result. Work files live in ``<stem>-slurm/`` beside the gradebook, which every node must see at the same
 path (as it must see the submissions, the course and this grader's Python environment): the array
-scripts, each tier's results (``cpu/``, ``gpu/``), each task's log (``logs/``) and exit code (``exit/``).
+scripts, each tier's results (``cpu/``, ``gpu/``; a task's grade writes them ``.partial`` and its script
+moves them once the grade has ended), each task's log (``logs/``) and exit code (``exit/``).
 """
 
 from __future__ import annotations
