@@ -13,6 +13,7 @@ the class runs take minutes and are `slow` (CI runs them with `make test-slow`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import json
@@ -232,14 +233,21 @@ def test_a_grade_that_outlives_its_killed_task_never_writes_the_tasks_results(tm
     out, exits = tmp_path / "cpu" / "hal.json", tmp_path / "exit"
     out.parent.mkdir()
     exits.mkdir()
-    straggler = ["bash", "-c", 'sleep 1; echo \'{"score": 0}\' > "$0"', str(partial(out))]   # a grade, detached
+    started = tmp_path / "started"
+    straggler = ["bash", "-c", 'touch "$1"; sleep 1; echo \'{"score": 0}\' > "$0"', str(partial(out)), str(started)]
     write_script(tmp_path / "cpu.sh", [["bash", "-c", '"$@" & sleep 60', "grade", *straggler]], [out], exits, "cpu")
-    task = subprocess.Popen([str(tmp_path / "cpu.sh")], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"})
-    time.sleep(0.3)
-    task.kill()   # Slurm cancels the task: the script dies, the grade goes on
-    task.wait()
-    time.sleep(1.5)
-    assert partial(out).is_file() and not out.exists() and not (exits / "cpu-0").exists()
+    task = subprocess.Popen([str(tmp_path / "cpu.sh")], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"},
+                            start_new_session=True)
+    try:
+        wait_for(started.exists, seconds=30)
+        task.kill()   # Slurm cancels the task: the script dies, the grade (lost by the tracker) goes on
+        task.wait()
+        wait_for(partial(out).is_file, seconds=30)
+        time.sleep(0.5)
+        assert not out.exists() and not (exits / "cpu-0").exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):   # the rest of the task's group
+            os.killpg(task.pid, signal.SIGKILL)
 
     done = ["bash", "-c", 'echo \'{"score": 10}\' > "$0"', str(partial(out))]
     write_script(tmp_path / "cpu.sh", [done], [out], exits, "cpu")
