@@ -6,7 +6,7 @@ first alternate of every module of the catalogue) and the stubs. Each grade runs
 per part, the reference probed in-process); the first repeat includes cold file caches. A second table
 says where each part's time went (medians): for a probed part, the worker's start (process, sandbox,
 libraries and the student's module, until its import report), the student's probes, the reference's
-probes and judging; for the notebook, the runner's start, the kernel's start, the cells, and the master
+probes and judging; for the notebook, the runner's start, the IPython shell's start, the cells, and the master
 notebook's run (0 when its values came from the cache).
 """
 

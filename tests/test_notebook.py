@@ -244,10 +244,10 @@ def test_no_hidden_notebook_test_is_anywhere_the_sandboxed_notebook_can_read(cou
 
 @pytest.mark.slow   # two notebook runs to their end (a crash, a 30 s hang): CI runs them with `make test-slow`
 @pytest.mark.parametrize("case, source, reason", [
-    ("kernel exits", "import os\nos._exit(3)", "exited"),
+    ("process exits", "import os\nos._exit(3)", "exited"),
     ("cell hangs", "while True:\n    pass", "time budget of 30 s"),
 ])
-def test_a_notebook_that_kills_its_kernel_or_hangs_scores_zero_with_the_reason(case, source, reason, course, assignment,
+def test_a_notebook_that_ends_its_process_or_hangs_scores_zero_with_the_reason(case, source, reason, course, assignment,
                                                                                 tmp_path):
     from dataclasses import replace
 

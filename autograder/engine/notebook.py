@@ -2,9 +2,10 @@
 
 The pipeline is the probes' own, in one direction. The submitted notebook and package are copied into
 a fresh work folder with :mod:`.runner` and the transport (no test of any kind);
-:func:`autograder.sandbox.command.run_command` runs it under the part's time and memory budget
-(loopback only, for the kernel); the values each question exports come back as JSON + safetensors and
-are validated by :mod:`autograder.runtime.transport`. The master notebook of the solutions runs the same
+:func:`autograder.sandbox.command.run_command` runs it under the part's time and memory budget, forked
+from the warm zygote of the part's ``warm`` libraries (no network, not even loopback: the cells run in
+an IPython shell of the worker itself, not in a kernel); the values each question exports come back as
+JSON + safetensors and are validated by :mod:`autograder.runtime.transport`. The master notebook of the solutions runs the same
 way (once per grading process) and gives the reference's values. Every question is then a check
 judged by :func:`autograder.engine.judge.judge_part`, in the grading process, with the tests of
 :mod:`autograder.parts.notebook.checks`: nothing the notebook prints or raises decides or enters a score.
@@ -44,7 +45,7 @@ def find_notebook(root: Path, name: str) -> Path | None:
 
 
 def exports(part: Part) -> dict[str, dict[str, str]]:
-    """What the notebook's kernel exports for ``part``'s questions: ``{question: {key: expression}}``."""
+    """What the notebook's shell exports for ``part``'s questions: ``{question: {key: expression}}``."""
     return {CHECKS[spec.id].question: dict(CHECKS[spec.id].exports) for spec in part.checks}
 
 
@@ -71,16 +72,16 @@ def run_notebook(part: Part, notebook: Path, package_dir: Path, package: str, hi
                                                       "cell_timeout": part.time_budget}))
         code = (f"import sys; sys.path.insert(0, {str(runtime)!r}); from pathlib import Path; "
                 f"from notebook_runner import main; main(Path({str(workdir)!r}))")
-        env = {TINY_MODEL_ENV: "1", "JUPYTER_RUNTIME_DIR": str(workdir / "scratch" / "jupyter"),
-               "IPYTHONDIR": str(workdir / "scratch" / "ipython"), "JUPYTER_PLATFORM_DIRS": "1",
-               "MPLBACKEND": "agg"}
+        env = {TINY_MODEL_ENV: "1", "IPYTHONDIR": str(workdir / "scratch" / "ipython"), "MPLBACKEND": "agg"}
         limits = Limits(wall_seconds=part.time_budget, memory_mb=part.memory_mb, processes=128)
-        ran = run_command(workdir, code, limits, hide, ("submission", "runtime"), env=env, loopback=True)
+        ran = run_command(workdir, code, limits, hide, ("submission", "runtime"), env=env,
+                          warm=part.warm)
         # its output is never shown: only values the grader reads as data leave the sandbox
         why = ran.stopped or "the notebook could not be executed (is it a valid .ipynb?)"
         outcomes = {question: _read_export(workdir / "out" / question, why) for question in exports(part)}
         if timings is not None:
-            timings.update(_read_timings(workdir / "out" / "timings", ran.seconds))
+            timings.update(_read_timings(workdir / "out" / "timings", ran.seconds),
+                           worker_launches=1, warm_launches=int(ran.warm))
     notes = []
     if ran.stopped or not any(outcome.ok for outcome in outcomes.values()):
         notes.append(f"the grader could not run {part.notebook} to its end: {why}; make sure it runs from top to "
@@ -112,7 +113,7 @@ def _read_timings(stem: Path, seconds: float) -> dict[str, float]:
     except (transport.TransportError, OSError, KeyError, TypeError, ValueError):
         return {"sandbox_run": seconds}
     return {"sandbox_run": seconds, "runner_start": seconds - executed + imported,
-            "kernel_start": ready - imported, "cells": executed - ready}
+            "shell_start": ready - imported, "cells": executed - ready}
 
 
 def _timed(function, *args):
@@ -138,7 +139,7 @@ def reference_key(part: Part, assignment: Assignment) -> str:
     master, package = assignment.solution / part.notebook, assignment.solution / assignment.package
     runtime = [Path(runner.__file__), Path(transport.__file__), *policy.SUPPORT_FILES.values()]
     text = _digest(master, package, *runtime) + json.dumps(exports(part), sort_keys=True) \
-        + "/".join(version(name) for name in ("torch", "transformers", "peft", "nbclient", "ipykernel"))
+        + "/".join(version(name) for name in ("torch", "transformers", "peft", "ipython", "nbformat"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

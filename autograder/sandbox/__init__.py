@@ -202,11 +202,10 @@ def worker_environment(home: Path) -> dict[str, str]:
 
 
 def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path], worker: int | None,
-            code: str | None = None, env: dict[str, str] | None = None, loopback: bool = False,
+            code: str | None = None, env: dict[str, str] | None = None,
             handed: list[str] = (), warm: Zygote | None = None) -> subprocess.Popen | ForkedProcess:
     """Start ``code`` (by default the probe worker) in the sandbox, with ``env`` added to its environment
-    and, with ``loopback``, the network namespace's own 127.0.0.1 up (still no way out); what it sees is
-    :mod:`.policy`'s: ``hide`` and the usual hidden folders, ``handed`` read-only. With ``warm``, forked
+    (no network interface, not even 127.0.0.1); what it sees is :mod:`.policy`'s: ``hide`` and the usual hidden folders, ``handed`` read-only. With ``warm``, forked
     by that zygote (the same steps, libraries already imported); cold when it cannot be reached."""
     runtime = workdir / "runtime"
     code = code or (f"import sys; sys.path.insert(0, {str(runtime)!r}); from pathlib import Path; "
@@ -214,7 +213,6 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
     config = {
         "workdir": str(workdir),
         "cwd": str(workdir / "scratch"),
-        "loopback": loopback,
         # -W: the libraries' own deprecation notices are not the student's output
         "argv": [sys.executable, "-I", "-W", "ignore::FutureWarning", "-W", "ignore::DeprecationWarning", "-c", code],
         "env": {**worker_environment(workdir / "scratch"), **(env or {})},

@@ -164,20 +164,6 @@ def _hide(paths: list[str], keep: list[str], writable: list[str]) -> list[str]:
     return hidden
 
 
-def _loopback_up() -> None:
-    """Bring up ``lo`` in the new network namespace: 127.0.0.1 inside it only (a Jupyter kernel talks to
-    its client over it), while no interface leads out."""
-    import fcntl
-    import socket
-    import struct
-
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = struct.pack("16sH22x", b"lo", 0)
-        flags = struct.unpack("16sH22x", fcntl.ioctl(sock, siocgifflags, request))[1]
-        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH22x", b"lo", flags | iff_up))
-
-
 def _drop_privileges(user: dict | None) -> None:
     """Empty the bounding set, lock the securebits, become ``user`` (uid, gid) when given, and clear
     every capability. The order matters: changing uid needs CAP_SETUID, which is cleared last."""
@@ -272,11 +258,6 @@ def enter(config: dict) -> None:
             report["hidden"] = _hide(*_policy().worker_paths(config))
         except OSError as error:
             report["problems"].append(f"could not hide paths ({error.strerror or error})")
-        if config.get("loopback"):
-            try:
-                _loopback_up()
-            except OSError as error:
-                report["problems"].append(f"loopback not up ({error.strerror or error})")
     with os.fdopen(config["report_fd"], "w") as handle:  # closed before the worker starts
         try:
             if report["namespaces"] or os.geteuid() == 0:
