@@ -60,11 +60,13 @@ def print_timings(results: dict) -> None:
     """Where each part's time went, one row per submission and part."""
     names = sorted({name for result in results.values() for named in result["part_timings_median"].values()
                     for name in named})
-    print(f"\n{'submission':<12}{'part':<10}{'part s':>8}" + "".join(f"{name:>17}" for name in names))
+    widths = [max(8, len(name)) + 1 for name in names]
+    print(f"\n{'submission':<12}{'part':<10}{'part s':>8}" + "".join(f"{name:>{width}}" for name, width in zip(names, widths)))
     for submission, result in results.items():
         for part, named in result["part_timings_median"].items():
             print(f"{submission:<12}{part:<10}{result['part_seconds_median'][part]:>8.2f}"
-                  + "".join(f"{named[name]:>17.2f}" if name in named else f"{'':>17}" for name in names))
+                  + "".join(f"{named[name]:>{width}.2f}" if name in named else f"{'':>{width}}"
+                            for name, width in zip(names, widths)))
 
 
 def main() -> None:
