@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from autograder.commands.audit import apply_patch
+from autograder.commands.boot import cli_command
 from autograder.commands.slurm import partial, write_script
 from conftest import ROOT, course_cli, make_submission, write_course
 
@@ -254,6 +255,88 @@ def test_a_grade_that_outlives_its_killed_task_never_writes_the_tasks_results(tm
     subprocess.run([str(tmp_path / "cpu.sh")], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"}, check=True)
     assert json.loads(out.read_text()) == {"score": 10} and not partial(out).exists()
     assert (exits / "cpu-0").read_text().strip() == "0"
+
+
+def processes() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, state, command line) of every process this machine runs."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if stat:
+            state, parent = stat.rsplit(")", 1)[1].split()[:2]
+            found[int(entry.name)] = (int(parent), state, command)
+    return found
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """pid -> command line of every living process below ``pid``."""
+    table = processes()
+    found, todo = {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, state, command) in table.items():
+            if ppid == parent and child not in found and state != "Z":
+                found[child] = command
+                todo.append(child)
+    return found
+
+
+def living(pids) -> list[str]:
+    table = processes()
+    return [table[pid][2] for pid in pids if pid in table and table[pid][1] != "Z"]
+
+
+@pytest.mark.parametrize("warm", ["1", "0"])
+def test_a_killed_task_takes_its_grade_and_every_worker_of_the_grade_with_it(tmp_path, warm):
+    """A Slurm task killed while its process tracker had lost the grade left that grade running to its
+    time budgets, and a cold worker that sleeps ran on past the grade itself."""
+    hanging = make_submission(REFERENCE, tmp_path / "class" / "hal", {"lora.py": "import time\ntime.sleep(600)\n"})
+    out, exits = tmp_path / "cpu" / "hal.json", tmp_path / "exit"
+    out.parent.mkdir()
+    exits.mkdir()
+    write_script(tmp_path / "cpu.sh", [cli_command("grade", str(hanging), "--out", str(partial(out)), "--part", "lora")],
+                 [out], exits, "cpu")
+    task = subprocess.Popen([str(tmp_path / "cpu.sh")], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "SLURM_ARRAY_TASK_ID": "0",
+                                                            "LORA_COURSE_WARM": warm})
+    launcher = "zygote_server" if warm == "1" else "launcher.py"
+    try:
+        def worker_started() -> bool:   # the student's module is being imported (and sleeps)
+            below = descendants(task.pid)
+            return any(launcher in command and launcher in below.get(processes()[pid][0], "")
+                       for pid, command in below.items()) if warm == "1" else \
+                any(launcher in command for command in below.values())
+
+        wait_for(worker_started, seconds=120)
+        time.sleep(1)
+        tree = descendants(task.pid)
+        os.kill(task.pid, signal.SIGKILL)   # the script alone: the tracker lost the rest
+        task.wait()
+        deadline = time.monotonic() + 10
+        while living(tree) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not living(tree), f"still running after their task was killed: {living(tree)}"
+        assert not out.exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(task.pid, signal.SIGKILL)
+
+
+def test_a_grade_whose_parent_has_ended_already_ends_at_once_and_a_bad_pid_is_a_clear_error():
+    def grade(value: str) -> subprocess.CompletedProcess:
+        return subprocess.run(cli_command("grade", "--part", "matmul"), capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "LORA_COURSE_DIE_WITH": value})
+
+    gone = grade(str(os.getpid() + 1_000_000))   # not its parent: the parent it was started by has ended
+    assert gone.returncode == 128 + signal.SIGKILL and "Traceback" not in gone.stderr, gone.stderr
+    assert "matmul" not in gone.stdout
+    bad = grade("soon")
+    assert bad.returncode == 2 and "LORA_COURSE_DIE_WITH must be a process id" in bad.stderr, bad.stderr
+    assert grade(str(os.getpid())).returncode == 0
 
 
 def test_misused_slurm_options_get_a_one_line_error(tmp_path):

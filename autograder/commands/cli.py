@@ -18,7 +18,7 @@ from ..core.config import ConfigError, Course
 from ..core.errors import CourseError
 from ..parts import load_course
 from ..parts.notebook import MATERIAL
-from .boot import PACKAGE_ROOT
+from .boot import PACKAGE_ROOT, die_with_parent
 from .release import build_material, build_release, drifted_files, write_release
 
 SLURM_OPTIONS = ("partition", "gpu_partition", "time", "mem", "cpus_per_task")
@@ -410,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)
     args = build_parser().parse_args(argv)
     try:
+        die_with_parent()
         return args.run(args)
     except ConfigError as error:
         print(f"course: error: {error.path} is invalid:", file=sys.stderr)

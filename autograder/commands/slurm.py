@@ -15,7 +15,8 @@ a row with the reason until then); ``Ctrl-C`` cancels the arrays (``scancel``) a
 result. Work files live in ``<stem>-slurm/`` beside the gradebook, which every node must see at the same
 path (as it must see the submissions, the course and this grader's Python environment): the array
 scripts, each tier's results (``cpu/``, ``gpu/``; a task's grade writes them ``.partial`` and its script
-moves them once the grade has ended), each task's log (``logs/``) and exit code (``exit/``).
+moves them once the grade has ended), each task's log (``logs/``) and exit code (``exit/``). A task's
+grade, and each of its sandboxed workers, is killed when the process that started it ends.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Callable
 
 from ..core.config import Assignment, ClusterSettings, Course
 from ..core.errors import CourseError
+from .boot import DIE_WITH_ENV
 from .grade_all import (GRADER_ERROR, Entry, Summary, finished_line, grade_command, grade_timeout, gradebook_rows,
                         is_done, progress_bar, read_results, record_outcome, results_folder, start_class,
                         write_gradebook)
@@ -109,7 +111,7 @@ case "$SLURM_ARRAY_TASK_ID" in
 {cases}
   *) echo "no task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;
 esac
-"$@"
+{DIE_WITH_ENV}=$$ "$@"   # the grade dies with this script, even where the process tracker loses it
 code=$?
 if [ -f "$out{PARTIAL}" ]; then mv "$out{PARTIAL}" "$out"; fi
 echo "$code" > {shlex.quote(str(exits))}/{tier}-"$SLURM_ARRAY_TASK_ID".tmp

@@ -226,6 +226,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
     # is a file or an argument the worker could read (they name the hidden paths, the repository among them).
     report_read, report_write = os.pipe()
     config["report_fd"] = report_write
+    config["parent"] = os.getpid()   # the launcher dies with the grader (a zygote names itself instead)
     group = cgroup.create(limits.memory_mb, limits.processes)
     config["cgroups"] = group.procs if isinstance(group, cgroup.WorkerGroup) else []
     if warm is not None:

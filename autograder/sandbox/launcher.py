@@ -39,7 +39,7 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME, ST_RELATIME = 1024, 2048, 1 << 21, 4096  # statvfs shares the first two
-PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 24, 28, 38
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 1, 24, 28, 38
 # SECBIT_NOROOT | _LOCKED | SECBIT_NO_SETUID_FIXUP | _LOCKED | SECBIT_KEEP_CAPS_LOCKED:
 # uid 0 gains no capabilities on exec, and this cannot be undone.
 SECUREBITS = 0b101111
@@ -54,6 +54,15 @@ class CapHeader(ctypes.Structure):
 
 class CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def die_with_parent(parent: int | None) -> None:
+    """SIGKILL for this process when its parent ends, so that a grader killed outright (a cancelled Slurm
+    task, the OOM killer) leaves no worker running on. ``parent``: the pid it must have, else it has ended
+    already. The kernel forgets this on fork and on a change of uid, so each process sets it last."""
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "parent-death signal")
+    if parent is not None and os.getppid() != parent:
+        os._exit(128 + signal.SIGKILL)
 
 
 def _check(result: int, what: str) -> None:
@@ -250,6 +259,7 @@ def enter(config: dict) -> None:
         child = os.fork()
         if child:  # outside the new PID namespace: wait for the worker and pass on how it ended
             os.close(config["report_fd"])  # the child reports
+            die_with_parent(config.get("parent"))
             # the grader stops a worker that ran out of time with SIGTERM here, so that it is still reaped
             signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
             _, status = os.waitpid(child, 0)
@@ -268,6 +278,8 @@ def enter(config: dict) -> None:
             report["problems"].append(f"could not drop privileges fully ({error})")
         _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
         json.dump(_fitting(report), handle)
+    # the worker's parent: the launcher outside its PID namespace (where getppid() is 0), else the grader
+    die_with_parent(None if report["namespaces"] else config.get("parent"))
     _set_limits(limits)
     os.chdir(config["cwd"])
 

@@ -168,7 +168,7 @@ def run_worker(config: dict) -> None:
     os._exit(code)
 
 
-def _child(fds: list[int]) -> None:
+def _child(fds: list[int], server: int) -> None:
     """The forked child: its own session, the pipes as stdout/stderr, the configuration, then the worker."""
     try:
         for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
@@ -181,6 +181,7 @@ def _child(fds: list[int]) -> None:
         config = _read_config(config_read)
         _close_others({report})
         config["report_fd"] = report
+        config["parent"] = server   # it dies with the zygote, which dies with the grader
         run_worker(config)
     except BaseException:  # noqa: BLE001 - the grader reads how it ended from the exit code and the report
         traceback.print_exc()
@@ -193,6 +194,7 @@ def serve(listener: socket.socket) -> None:
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(sys.stdin, selectors.EVENT_READ, "stdin")
     running: dict[int, tuple[socket.socket, int]] = {}   # pidfd -> (connection, pid)
+    server = os.getpid()
     while True:
         for key, _ in selector.select():
             if key.data == "stdin":
@@ -215,7 +217,7 @@ def serve(listener: socket.socket) -> None:
                     continue
                 pid = os.fork()
                 if pid == 0:
-                    _child(fds)
+                    _child(fds, server)
                 for number in fds:
                     os.close(number)
                 pidfd = os.pidfd_open(pid)
