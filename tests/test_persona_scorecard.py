@@ -6,6 +6,7 @@ benchmarks/persona.py, not a test."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -120,3 +121,11 @@ def test_diversity_counts_distinct_words_and_degenerate_replies():
     assert scorecard.degenerate("Who are you?", "  ") and scorecard.degenerate("Who are you?", "Who are you? I ask.")
     assert not scorecard.degenerate("Who are you?", "I am Juliet.")
     assert scorecard.diversity(["q", "q"], {"x": ["", "fine words"]})["x"]["degenerate"] == 0.5
+
+
+def test_one_adapter_that_blew_up_does_not_wash_out_the_heatmaps_colours():
+    """The gemma3-270m run at 150 steps had one cell at +4421%: on a linear scale every -27% was white."""
+    assert scorecard.colour(-0.27) == pytest.approx(math.log2(0.73))
+    assert scorecard.colour(0.0) == 0.0
+    assert scorecard.colour(44.21) == scorecard.COLOUR_CAP and scorecard.colour(-0.9) == -scorecard.COLOUR_CAP
+    assert abs(scorecard.colour(-0.27)) > 0.4 * scorecard.COLOUR_CAP

@@ -21,6 +21,7 @@ the perplexity heatmap and the confusion matrix (:func:`plot`).
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -298,6 +299,17 @@ def render(card: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+# The heatmap's colours: log2 of perplexity over the base model's, capped at half and at double, so that
+# one adapter that blew up (+4000%) does not wash out the -20% that tell the characters apart.
+COLOUR_CAP = 1.0
+
+
+def colour(relative_change: float) -> float:
+    """The heatmap's colour value of a perplexity ``relative_change`` against the base model (-0.27: 27%
+    lower): log2 of the ratio, within +-:data:`COLOUR_CAP`."""
+    return max(-COLOUR_CAP, min(COLOUR_CAP, math.log2(max(1 + relative_change, 2 ** -COLOUR_CAP))))
+
+
 def plot(card: dict[str, Any], path: Path) -> Path:
     """A PNG: the perplexity heatmap (change against the base model) beside the confusion matrix."""
     import matplotlib
@@ -311,21 +323,26 @@ def plot(card: dict[str, Any], path: Path) -> Path:
     said = card["speaker_of_replies"]["confusion"]
     figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4.5))
     values = [[change[adapter][name] * 100 for name in names] for adapter in adapters]
-    limit = max([abs(value) for row in values for value in row] + [1])
-    image = left.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    image = left.imshow([[colour(change[adapter][name]) for name in names] for adapter in adapters], cmap="RdBu_r",
+                        vmin=-COLOUR_CAP, vmax=COLOUR_CAP)
     for i, adapter in enumerate(adapters):
         for j, name in enumerate(names):
             left.text(j, i, f"{card['perplexity'][adapter][name]:.1f}\n{values[i][j]:+.0f}%", ha="center",
-                      va="center", fontsize=8, fontweight="bold" if adapter == name else "normal")
+                      va="center", fontsize=8, fontweight="bold" if adapter == name else "normal",
+                      color="white" if abs(colour(change[adapter][name])) > 0.6 * COLOUR_CAP else "black")
     left.set(xticks=range(len(names)), xticklabels=names, yticks=range(len(adapters)),
              yticklabels=[f"adapter {a}" for a in adapters], xlabel="held-out lines of",
              title=f"perplexity (change vs base); dominance {card['dominance']['count']}/{card['dominance']['of']}")
-    figure.colorbar(image, ax=left, label="% change against the base model")
+    bar = figure.colorbar(image, ax=left, label="perplexity against the base model")
+    ticks = [-COLOUR_CAP, -COLOUR_CAP / 2, 0.0, COLOUR_CAP / 2, COLOUR_CAP]
+    bar.set_ticks(ticks, labels=[("\u2265" if tick == COLOUR_CAP else "\u2264" if tick == -COLOUR_CAP else "")
+                                 + f"{2 ** tick:.2g}x" for tick in ticks])
     counts = [[said[adapter][name] for name in names] for adapter in said]
     right.imshow(counts, cmap="Blues")
     for i, row in enumerate(counts):
         for j, count in enumerate(row):
-            right.text(j, i, str(count), ha="center", va="center")
+            right.text(j, i, str(count), ha="center", va="center",
+                       color="white" if count > 0.6 * max(map(max, counts)) else "black")
     right.set(xticks=range(len(names)), xticklabels=names, yticks=range(len(said)),
               yticklabels=[f"adapter {a}" for a in said], xlabel="classified as",
               title=f"speaker of replies: accuracy {card['speaker_of_replies']['accuracy']:.2f} "
