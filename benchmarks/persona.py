@@ -6,8 +6,8 @@ Usage: nice -n 19 python benchmarks/persona.py [--base-model smollm2-135m-instru
            [--label before] [--out benchmarks/results/persona-<base>-<label>.json]
 
 Trains every character of ``course.yml`` (``persona.characters``) with ``course persona train``'s own
-code (:func:`autograder.tools.persona.train`) and the training settings of ``persona.training`` (each
-overridable here), into ``--adapters`` (default ``adapters/bench-<base model>-<label>/``; an adapter
+code (:func:`autograder.tools.persona.train`) and the training settings of ``persona.training``, with
+``persona.training_by_model`` of that base model over them (each overridable here), into ``--adapters`` (default ``adapters/bench-<base model>-<label>/``; an adapter
 whose ``summary.json`` shows the same base model and settings is reused unless ``--retrain``), then runs
 the persona scorecard (:mod:`autograder.tools.scorecard`, what ``course persona eval`` prints) and prints
 its table, the training time of each character, and the goals of issue 19:
@@ -72,7 +72,7 @@ def main() -> int:
 
     course = load_course(ROOT / "course.yml")
     base = args.base_model or course.persona.base_model
-    training = dict(course.persona.training)
+    training = course.persona.training_for(base)
     training.update({name: getattr(args, name) for name, _ in OVERRIDES if getattr(args, name) is not None})
     folder = Path(args.adapters or ROOT / "adapters" / f"bench-{base}-{args.label}")
     wanted = args.characters or list(course.persona.characters)

@@ -19,7 +19,7 @@ from autograder.engine.reference import Reference
 from autograder.runtime.tiny_models import save_tiny
 from autograder.core import models
 from autograder.tools import books
-from conftest import ROOT
+from conftest import ROOT, write_course
 
 COURSE = [sys.executable, "-m", "autograder", "--course", str(ROOT / "course.yml")]
 
@@ -59,6 +59,21 @@ def test_persona_section_problems_are_reported(tmp_path):
     assert "persona.characters.holmes.book: missing required key" in problems
     assert "persona.training.steps: must be a number greater than 0" in problems
     assert "persona.colour: unknown key" in problems
+
+
+def test_a_base_model_gets_its_own_training_settings_where_course_yml_gives_them(tmp_path):
+    def own(settings: dict):
+        return lambda data: data["persona"].update(training_by_model=settings)
+
+    persona = load_course(write_course(tmp_path / "a", own({"gemma3-270m": {"steps": 7, "lr": 0.001}}))).persona
+    assert persona.training_for("gemma3-270m") == {**persona.training, "steps": 7, "lr": 0.001}
+    assert persona.training_for("smollm2-135m-instruct") == persona.training == persona.training_for("/some/folder")
+    with pytest.raises(ConfigError) as error:
+        load_course(write_course(tmp_path / "b", own({"gemma3-270m": {"steps": 0, "colour": "blue"}, "other": 3})))
+    problems = "\n".join(error.value.problems)
+    assert "persona.training_by_model.gemma3-270m.steps: must be a number greater than 0" in problems
+    assert "persona.training_by_model.gemma3-270m.colour: unknown key" in problems
+    assert "persona.training_by_model.other: must be a mapping" in problems
 
 
 def test_books_by_id_by_path_and_download_from_a_local_url(tmp_path, monkeypatch):

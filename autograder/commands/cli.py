@@ -252,12 +252,13 @@ def cmd_persona_train(args: argparse.Namespace) -> int:
     elif args.book or args.alias:
         character = replace(character, book=args.book or character.book,
                             aliases=tuple(args.alias) if args.alias else character.aliases)
-    training = dict(settings.training)
+    model = args.model or settings.base_model
+    training = settings.training_for(model)
     for key in ("steps", "lr", "r", "alpha", "batch_size", "max_length", "seed"):
         if getattr(args, key) is not None:
             training[key] = getattr(args, key)
     out = Path(args.out or f"adapters/{character.id}")
-    request = persona.TrainRequest(character, out, args.model or settings.base_model, training, args.download)
+    request = persona.TrainRequest(character, out, model, training, args.download)
     persona.train(course, request)
     return 0
 

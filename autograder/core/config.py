@@ -7,7 +7,7 @@ them all at once; nothing here raises a bare traceback at a user.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,13 @@ class PersonaSettings:
     library: Path | None
     training: dict[str, float]
     characters: dict[str, PersonaCharacter]
+    # a base model's own settings where they differ from ``training`` (``training_by_model:`` of course.yml)
+    training_by_model: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def training_for(self, base_model: str) -> dict[str, float]:
+        """The training settings of adapters for ``base_model`` (a name such as ``gemma3-270m``; a folder
+        or file gets ``training`` as it is): ``training`` with that model's own settings over it."""
+        return {**self.training, **self.training_by_model.get(base_model, {})}
 
     def find(self, name: str) -> PersonaCharacter | None:
         """A character by id or by name, ignoring case."""
@@ -386,15 +393,15 @@ def _modules(read: _Reader, data: dict, key: str, package: str, solution: Path) 
 
 
 def _load_persona(read: _Reader, root: Path, raw: Any) -> PersonaSettings:
-    data = read.mapping(raw, "persona", {"base_model", "library", "training", "characters"}, {"characters", "training"})
-    training = {}
-    given = read.mapping(data.get("training", {}), "persona.training", set(TRAINING_KEYS), set(TRAINING_KEYS))
-    for name in TRAINING_KEYS:
-        if name in given:
-            minimum = -1 if name in ("seed", "dropout") else 0
-            training[name] = read.number(given, name, "persona.training", minimum=minimum)
-    if not 0 < training.get("held_out", 0.5) < 1 or not 0 <= training.get("dropout", 0) < 1:
-        read.problems.append("persona.training: held_out must be in (0, 1) and dropout in [0, 1)")
+    data = read.mapping(raw, "persona", {"base_model", "library", "training", "training_by_model", "characters"},
+                        {"characters", "training"})
+    training = _training(read, data.get("training", {}), "persona.training", set(TRAINING_KEYS))
+    by_model = data.get("training_by_model", {})
+    if not isinstance(by_model, dict):
+        read.problems.append("persona.training_by_model: must map base model names to training settings")
+        by_model = {}
+    training_by_model = {str(model): _training(read, given, f"persona.training_by_model.{model}", set())
+                         for model, given in by_model.items()}
     characters = {}
     raw_characters = data.get("characters", {})
     if not isinstance(raw_characters, dict) or not raw_characters:
@@ -413,4 +420,16 @@ def _load_persona(read: _Reader, root: Path, raw: Any) -> PersonaSettings:
     library = data.get("library")
     return PersonaSettings(base_model=read.text(data, "base_model", "persona", default="smollm2-135m-instruct"),
                            library=(root / library) if isinstance(library, str) else None,
-                           training=training, characters=characters)
+                           training=training, characters=characters, training_by_model=training_by_model)
+
+
+def _training(read: _Reader, raw: Any, key: str, required: set[str]) -> dict[str, float]:
+    """Training settings at ``key``: numbers of :data:`TRAINING_KEYS`, those in ``required`` present."""
+    given, training = read.mapping(raw, key, set(TRAINING_KEYS), required), {}
+    for name in TRAINING_KEYS:
+        if name in given:
+            minimum = -1 if name in ("seed", "dropout") else 0
+            training[name] = read.number(given, name, key, minimum=minimum)
+    if not 0 < training.get("held_out", 0.5) < 1 or not 0 <= training.get("dropout", 0) < 1:
+        read.problems.append(f"{key}: held_out must be in (0, 1) and dropout in [0, 1)")
+    return training
