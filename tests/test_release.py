@@ -166,3 +166,47 @@ def test_make_submission_zips_the_package(assignment, tmp_path):
     names = zipfile.ZipFile(out).namelist()
     assert "lora_lab/matmul.py" in names and "lecture.ipynb" in names
     assert all(name.startswith("lora_lab/") for name in names if name != "lecture.ipynb")
+
+
+def _release_imports(release: Path) -> dict[str, str]:
+    """Top-level module -> a file of the release that imports it (the Python files and the notebook's code)."""
+    import ast
+    import json
+
+    sources = [(path.relative_to(release).as_posix(), path.read_text()) for path in sorted(release.rglob("*.py"))]
+    for cell in json.loads((release / "lecture.ipynb").read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            lines = "".join(cell["source"]).splitlines()
+            sources.append(("lecture.ipynb", "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))))
+    found: dict[str, str] = {}
+    for name, source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                found.update({alias.name.split(".")[0]: name for alias in node.names})
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found[node.module.split(".")[0]] = name
+    return found
+
+
+def test_the_students_requirements_pin_what_the_release_imports_as_the_grader_does(assignment):
+    """check_notebook.py imported nbclient and nbformat, which requirements.txt did not name; and a pin
+    there is a copy of pyproject.toml's that nothing compared."""
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    grader = dict(canonical(pin).split("==") for pin in
+                  [*project["dependencies"], *project["optional-dependencies"]["test"]])
+    lines = [line.strip() for line in (assignment.release / "requirements.txt").read_text().splitlines()]
+    student = dict(canonical(line).split("==") for line in lines if line and not line.startswith("#"))
+    assert {name: version for name, version in student.items() if grader.get(name) != version} == {}
+    provided = packages_distributions()
+    local = {assignment.package, "tiny_models", "conftest"}
+    unpinned = {module: where for module, where in _release_imports(assignment.release).items()
+                if module not in sys.stdlib_module_names and module not in local
+                and not any(canonical(dist) in student for dist in provided.get(module, [module]))}
+    assert unpinned == {}, f"imported by the release, not in its requirements.txt: {unpinned}"
