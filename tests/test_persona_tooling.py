@@ -68,9 +68,13 @@ def test_a_base_model_gets_its_own_training_settings_where_course_yml_gives_them
     persona = load_course(write_course(tmp_path / "a", own({"gemma3-270m": {"steps": 7, "lr": 0.001}}))).persona
     assert persona.training_for("gemma3-270m") == {**persona.training, "steps": 7, "lr": 0.001}
     assert persona.training_for("smollm2-135m-instruct") == persona.training == persona.training_for("/some/folder")
+    assert load_course(write_course(tmp_path / "hub", own({"HuggingFaceTB/SmolLM2-360M-Instruct": {"steps": 9}}))) \
+        .persona.training_for("HuggingFaceTB/SmolLM2-360M-Instruct")["steps"] == 9
     with pytest.raises(ConfigError) as error:
-        load_course(write_course(tmp_path / "b", own({"gemma3-270m": {"steps": 0, "colour": "blue"}, "other": 3})))
+        load_course(write_course(tmp_path / "b", own({"gemma3-270m": {"steps": 0, "colour": "blue"}, "other": 3,
+                                                      "gemma3-207m": {"steps": 50}})))
     problems = "\n".join(error.value.problems)
+    assert "persona.training_by_model.gemma3-207m: no such base model (the named ones are gemma3-270m" in problems
     assert "persona.training_by_model.gemma3-270m.steps: must be a number greater than 0" in problems
     assert "persona.training_by_model.gemma3-270m.colour: unknown key" in problems
     assert "persona.training_by_model.other: must be a mapping" in problems

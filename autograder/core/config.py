@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from .errors import CourseError
+from .models import PACKAGED
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
@@ -402,6 +403,10 @@ def _load_persona(read: _Reader, root: Path, raw: Any) -> PersonaSettings:
         by_model = {}
     training_by_model = {str(model): _training(read, given, f"persona.training_by_model.{model}", set())
                          for model, given in by_model.items()}
+    for model in training_by_model:   # a misspelt name would silently train with `training` instead
+        if model not in PACKAGED and "/" not in model:
+            read.problems.append(f"persona.training_by_model.{model}: no such base model (the named ones are "
+                                 f"{', '.join(sorted(PACKAGED))}; else a Hugging Face id, owner/name)")
     characters = {}
     raw_characters = data.get("characters", {})
     if not isinstance(raw_characters, dict) or not raw_characters:

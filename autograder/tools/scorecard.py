@@ -339,10 +339,10 @@ def plot(card: dict[str, Any], path: Path) -> Path:
                                  + f"{2 ** tick:.2g}x" for tick in ticks])
     counts = [[said[adapter][name] for name in names] for adapter in said]
     right.imshow(counts, cmap="Blues")
+    most = max(map(max, counts))
     for i, row in enumerate(counts):
         for j, count in enumerate(row):
-            right.text(j, i, str(count), ha="center", va="center",
-                       color="white" if count > 0.6 * max(map(max, counts)) else "black")
+            right.text(j, i, str(count), ha="center", va="center", color="white" if count > 0.6 * most else "black")
     right.set(xticks=range(len(names)), xticklabels=names, yticks=range(len(said)),
               yticklabels=[f"adapter {a}" for a in said], xlabel="classified as",
               title=f"speaker of replies: accuracy {card['speaker_of_replies']['accuracy']:.2f} "
