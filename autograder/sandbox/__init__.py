@@ -11,9 +11,9 @@ memory or disk.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -35,11 +35,12 @@ from .zygote import ForkedProcess, Zygote, ZygoteUnavailable
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 OUTPUT_KEPT = 16 * 1024
 LAUNCH_REPORT_BYTES = 60 * 1024  # less than a pipe holds: the launcher never blocks writing it
-# As root the worker runs as a uid and gid of its own, far above any account's: the grading process's pid
-# (unique among live processes, below 2**22) and a counter make it unique among running workers.
-WORKER_ID_BASE = 1_000_000_000
+# As root the worker runs as a uid and gid of its own, drawn at random from a billion ids far above any
+# account's and never one a running process holds: no two workers of a host, in this grade or any other,
+# share one while anything of the first (a process, a file, a kernel key) could remain.
+WORKER_IDS = range(1_000_000_000, 2_000_000_000)
 NOBODY = 65534
-_worker_numbers = itertools.count()
+_handed_out: set[int] = set()          # the worker ids this grading process drew
 SIGNALS = {9: "killed (SIGKILL): it ran out of time or memory", 24: "stopped: it used up its CPU time",
            25: "stopped: it wrote a file larger than the limit", 11: "crashed with a segmentation fault",
            6: "aborted (SIGABRT), often because memory ran out"}
@@ -107,30 +108,48 @@ def _mapped(identifier: int, table: str) -> bool:
     return False
 
 
+def _running_uids() -> set[int]:
+    """The real, effective, saved and filesystem uids of every process of this machine that we can see."""
+    uids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as handle:
+                    uids.update(int(uid) for line in handle if line.startswith("Uid:") for uid in line.split()[1:])
+            except (OSError, ValueError):
+                continue
+    return uids
+
+
 def worker_identity() -> int | None:
     """The uid (and gid) the worker drops to when the grader runs as root; ``None`` for any other user,
-    whose worker keeps the grader's own uid (it has no privileges to drop). Each worker gets its own
-    id, so that running workers cannot write into, or count against the process limit of, each other;
-    where the user namespace maps no such id (a container), they share ``nobody``."""
+    whose worker keeps the grader's own uid (it has no privileges to drop). Each worker gets a new id
+    (:data:`WORKER_IDS`, random, held by no running process), so that workers cannot write into, signal,
+    or count against the process limit of each other, now or in a later grade; where the user namespace
+    maps no such id (a container), they share ``nobody``."""
     if os.geteuid() != 0:
         return None
-    own = WORKER_ID_BASE + (os.getpid() % 2**22) * 64 + next(_worker_numbers) % 64
-    for candidate in (own, NOBODY):
+    running = _running_uids()
+    for _ in range(100):
+        candidate = WORKER_IDS[secrets.randbelow(len(WORKER_IDS))]
+        if candidate in running or candidate in _handed_out:
+            continue
         if _mapped(candidate, "uid_map") and _mapped(candidate, "gid_map"):
+            _handed_out.add(candidate)
             return candidate
-    return None
+        break
+    return NOBODY if _mapped(NOBODY, "uid_map") and _mapped(NOBODY, "gid_map") else None
 
 
 def leftover_workers() -> list[int]:
-    """Processes still running under one of the worker ids this grading process hands out (as root):
+    """Processes still running under one of the worker ids this grading process handed out (as root):
     after a grade there must be none, whatever the student's code started."""
     if os.geteuid() != 0:
         return []
-    first = WORKER_ID_BASE + (os.getpid() % 2**22) * 64
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and first <= entry.stat().st_uid < first + 64:
+            if entry.name.isdigit() and entry.stat().st_uid in _handed_out:
                 pids.append(int(entry.name))
         except OSError:
             continue
@@ -217,7 +236,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
         "argv": [sys.executable, "-I", "-W", "ignore::FutureWarning", "-W", "ignore::DeprecationWarning", "-c", code],
         "env": {**worker_environment(workdir / "scratch"), **(env or {})},
         **policy.launch_paths(hide, list(handed), workdir),
-        "user": None if worker is None else {"uid": worker, "gid": worker},
+        "user": None if worker is None else {"uid": worker, "gid": worker, "shared": worker == NOBODY},
         "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": max(1, int(cpu_seconds + 0.999)),
                    "file_mb": limits.file_mb, "processes": limits.processes, "open_files": limits.open_files,
                    "gpu": limits.gpu},
@@ -267,7 +286,7 @@ def launch_report(process: subprocess.Popen) -> dict:
     finally:
         os.close(handle)
     if not isinstance(report, dict) or not isinstance(report.get("problems"), list):
-        report = {"problems": ["the launcher did not report"]}
+        report = {"problems": [], "staff": ["the launcher did not report"], "walls": {}}
     group = process.cgroup  # type: ignore[attr-defined]
     if isinstance(group, cgroup.WorkerGroup):
         report["limits"] = group.describe()
@@ -452,9 +471,11 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
             isolation = launch_report(process)
             if report.launches == 1:
                 report.isolation = isolation
-            else:  # a later launch may hit a limit the first did not
-                report.isolation["problems"] += [problem for problem in isolation["problems"]
-                                                 if problem not in report.isolation["problems"]]
+            else:  # a later launch may hit a limit the first did not, or fail to raise a wall
+                for key in ("problems", "staff"):
+                    report.isolation.setdefault(key, [])
+                    report.isolation[key] += [problem for problem in isolation.get(key, [])
+                                              if problem not in report.isolation[key]]
 
             imported = _read_outcome(workdir / "out" / "import", budget)
             report.startup_seconds += _written_after(workdir / "out" / "import.json", launched)

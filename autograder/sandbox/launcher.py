@@ -17,7 +17,15 @@ Where the kernel allows it (as root, or through an unprivileged user namespace) 
   * no capabilities (it cannot undo the mounts), and no way to gain privileges (no_new_privs);
   * as root, an unprivileged uid and gid of its own (chosen by the grading process, which made only the
     work folder's ``out/`` and ``scratch/`` writable to it), and no supplementary groups.
-Everywhere: limits on address space, CPU time, file size, open files, processes and core dumps.
+Everywhere, whatever the kernel grants besides (each recorded in the report's ``walls`` as held or not,
+with the reason; none of it ever reaches the student's feedback):
+  * Landlock (:mod:`.landlock`): the worker opens only the runtime, the system folders, its own folder
+    and what it is handed, writes only ``out/`` and ``scratch/``, binds and connects no TCP port;
+  * seccomp (:mod:`.seccomp`): no network sockets, ptrace, namespaces, mounts, keyrings or System V and
+    POSIX IPC;
+  * limits on address space, CPU time, file size, open files, processes and core dumps.
+With ``guarded`` in the configuration (the grader's preflight, :mod:`.walls`) it tries to open each of
+those files as the worker would, once every wall is up, and reports which opened.
 """
 
 from __future__ import annotations
@@ -98,13 +106,21 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
+def _sibling(name: str):
+    """A module of :mod:`autograder.sandbox` (``policy``, ``landlock``, ``seccomp``), loaded by path: this
+    script runs alone, outside the package. What the worker is handed and what is hidden from it is
+    decided in ``policy``, not here."""
+    if f"grader_{name}" in sys.modules:
+        return sys.modules[f"grader_{name}"]
+    spec = importlib.util.spec_from_file_location(f"grader_{name}", os.path.join(os.path.dirname(__file__), f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[f"grader_{name}"] = module
+    return module
+
+
 def _policy():
-    """:mod:`autograder.sandbox.policy`, loaded by path (this script runs alone, outside the package):
-    what the worker is handed and what is hidden from it is decided there, not here."""
-    spec = importlib.util.spec_from_file_location("grader_policy", os.path.join(os.path.dirname(__file__), "policy.py"))
-    policy = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(policy)
-    return policy
+    return _sibling("policy")
 
 
 def _cover(path: str, keep: list[str], writable: list[str]) -> None:
@@ -147,6 +163,12 @@ def _hide(paths: list[str], keep: list[str], writable: list[str]) -> list[str]:
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if os.path.isdir("/dev/shm"):  # shared memory of its own, not the machine's
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777")
+    # no pseudo-terminals (the machine's devpts: every pty it has), no view of the machine's message queues
+    for folder in ("/dev/pts", "/dev/mqueue"):
+        if os.path.isdir(folder):
+            _mount("tmpfs", folder, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+    if os.path.exists("/dev/ptmx") and not os.path.islink("/dev/ptmx"):   # (a link leads into /dev/pts)
+        _mount("/dev/null", "/dev/ptmx", None, MS_BIND)
     writable = [os.path.realpath(path) for path in writable if os.path.exists(path)]
     keep = [os.path.realpath(path) for path in keep if os.path.exists(path)] + writable
     hidden, failed = [], []
@@ -230,31 +252,71 @@ def _fitting(report: dict, most: int = 60 * 1024) -> dict:
     return report
 
 
+def _landlock(config: dict, private_shm: bool) -> str:
+    """Landlock the worker to its runtime, the system, its folder and what it is handed (see :mod:`.landlock`)."""
+    landlock, policy = _sibling("landlock"), _policy()
+    hidden, handed, writable = policy.worker_paths(config)
+    workdir = config["writable"][0] if config.get("writable") else config["cwd"]
+    writable = [os.path.join(folder, name) for folder in writable for name in ("out", "scratch")
+                if os.path.isdir(os.path.join(folder, name))] or writable
+    rules = landlock.rules(policy.runtime_paths(), list(config.get("hand", [])), workdir, writable,
+                           excluded=[*hidden, *policy.grader_install()], private_shm=private_shm,
+                           gpu=bool(config["limits"].get("gpu")))
+    return landlock.restrict(rules)
+
+
+def _opened(paths: list[str]) -> list[str]:
+    """Those of ``paths`` this process can open for reading (files) or list (folders)."""
+    opened = []
+    for path in paths:
+        try:
+            os.close(os.open(path, os.O_RDONLY))
+            opened.append(path)
+        except OSError:
+            continue
+    return opened
+
+
+def _wall(report: dict, name: str, step) -> None:
+    """Raise the wall ``name`` by calling ``step()``; record it as held (with what ``step`` says) or not."""
+    try:
+        report["walls"][name] = {"held": True, "how": step()}
+    except (OSError, KeyError, ValueError) as error:
+        report["walls"][name] = {"held": False, "why": str(error) or type(error).__name__}
+
+
 def enter(config: dict) -> None:
     """Everything but the last step, in this process: the cgroup, the namespaces (the caller goes on as
     the worker, pid 1 of its own PID namespace; its parent, outside, waits for it and exits as it did),
-    the hidden paths, no privileges, the report, the limits and the working folder. The caller then
-    starts the worker's code (:func:`main` execs it; :mod:`.zygote_server` runs it in the forked, warm
-    interpreter). ``config["report_fd"]`` is closed before this returns."""
+    the hidden paths, no privileges, Landlock, seccomp, the report, the limits and the working folder.
+    The caller then starts the worker's code (:func:`main` execs it; :mod:`.zygote_server` runs it in
+    the forked, warm interpreter). ``config["report_fd"]`` is closed before this returns.
+
+    The report: ``walls`` (``namespaces``, ``uid``, ``landlock``, ``seccomp``: each ``{"held": bool,
+    "how" | "why": str}``), ``staff`` (what went wrong setting them up: for course staff, never for the
+    student), ``problems`` (what the student's code caused), ``hidden``, ``uid``, and with ``guarded``
+    in the configuration, ``opened``: those of the guarded files the worker could open."""
+    for name in ("policy", "landlock", "seccomp"):   # loaded now: once Landlock holds, their folder is closed
+        _sibling(name)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)  # the worker's stdin: nothing
     os.close(null)
-    problems = []
+    staff = []
     for procs in config.get("cgroups", []):  # the whole worker tree's memory and tasks, where the grader made one
         try:
             with open(procs, "w") as handle:
                 handle.write(str(os.getpid()))
         except OSError as error:
-            problems.append(f"could not join the cgroup {os.path.dirname(procs)} ({error.strerror})")
+            staff.append(f"could not join the cgroup {os.path.dirname(procs)} ({error.strerror})")
     report: dict = {"namespaces": None, "hidden": [], "capabilities_dropped": False, "uid": os.getuid(),
-                    "problems": problems}
+                    "problems": [], "staff": staff, "walls": {}}
     user = config.get("user") if os.geteuid() == 0 else None
     limits = dict(config["limits"])
     limits["processes"] += _tasks_of(user["uid"] if user else os.getuid())
     try:
         report["namespaces"] = _enter_namespaces()
     except OSError as error:
-        report["problems"].append(f"no namespaces ({error}): paths not hidden, network not cut")
+        report["walls"]["namespaces"] = {"held": False, "why": f"the kernel refused them ({error})"}
     if report["namespaces"]:
         child = os.fork()
         if child:  # outside the new PID namespace: wait for the worker and pass on how it ended
@@ -266,8 +328,10 @@ def enter(config: dict) -> None:
             os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
         try:
             report["hidden"] = _hide(*_policy().worker_paths(config))
+            report["walls"]["namespaces"] = {"held": True, "how": f"{report['namespaces']}: mount, network, PID, "
+                                                                  "IPC; paths hidden"}
         except OSError as error:
-            report["problems"].append(f"could not hide paths ({error.strerror or error})")
+            report["walls"]["namespaces"] = {"held": False, "why": f"could not hide paths ({error.strerror or error})"}
     with os.fdopen(config["report_fd"], "w") as handle:  # closed before the worker starts
         try:
             if report["namespaces"] or os.geteuid() == 0:
@@ -275,8 +339,19 @@ def enter(config: dict) -> None:
                 report["capabilities_dropped"] = True
                 report["uid"] = os.getuid()
         except OSError as error:
-            report["problems"].append(f"could not drop privileges fully ({error})")
+            staff.append(f"could not drop privileges fully ({error})")
+        own = user is not None and report["uid"] == user["uid"] and not user.get("shared")
+        report["walls"]["uid"] = ({"held": True, "how": f"uid {report['uid']}, of this worker alone"} if own else
+                                  {"held": False, "why": "the grader is not root: the worker runs as the grader's "
+                                                         "own user" if user is None else "no uid of its own"})
         _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        _wall(report, "landlock", lambda: _landlock(config, private_shm=bool(report["walls"]["namespaces"]["held"])))
+        _wall(report, "seccomp", lambda: _sibling("seccomp").install())
+        if config.get("guarded"):
+            report["opened"] = _opened(list(config["guarded"]))
+        for name, wall in report["walls"].items():
+            if not wall["held"]:
+                staff.append(f"{name}: not held ({wall['why']})")
         json.dump(_fitting(report), handle)
     # the worker's parent: the launcher outside its PID namespace (where getppid() is 0), else the grader
     die_with_parent(None if report["namespaces"] else config.get("parent"))

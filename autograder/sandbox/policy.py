@@ -118,8 +118,27 @@ def module_paths(names: list[str]) -> list[str]:
     return paths
 
 
+DISTRIBUTION = "lora_course"        # the grader's distribution, as its .dist-info and editable finder spell it
+
+
+def grader_install() -> list[str]:
+    """The grader's own entries in every ``site-packages`` of this interpreter's path: its package, its
+    ``.dist-info`` (``direct_url.json`` names the repository) and an editable install's finder and
+    ``.pth`` (which name it too). Landlock leaves them out of the runtime the worker may read."""
+    found = []
+    for folder in {os.path.realpath(entry) for entry in sys.path if entry.endswith(("site-packages", "dist-packages"))}:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name == GRADER_PACKAGE or DISTRIBUTION in name.lower().replace("-", "_"):
+                found.append(os.path.join(folder, name))
+    return sorted(found)
+
+
 def worker_paths(config: dict) -> tuple[list[str], list[str], list[str]]:
     """``(hidden, handed read-only, writable)`` as the launcher mounts them, computed in the worker's own
     interpreter (the one that runs the launcher): the runtime is handed, the grader's locations hidden."""
-    hidden = list(config["hide"]) + module_paths(config.get("hide_modules", []))
+    hidden = list(config["hide"]) + module_paths(config.get("hide_modules", [])) + grader_install()
     return hidden, [*config.get("hand", []), *runtime_paths()], list(config["writable"])
