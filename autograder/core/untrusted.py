@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -164,25 +166,49 @@ def copy_tree(source: Path, target: Path, budget: Budget, label: str, depth: int
         os.close(root_fd)
 
 
+class BadZip(ValueError):
+    """The zip cannot be unpacked as it is (a member twice, a name both a file and a folder, a
+    compression or encryption the reader does not support, damaged data): one line saying which."""
+
+
 def extract_zip(archive: Path, target: Path, budget: Budget) -> None:
     """Unpack ``archive`` into ``target`` within ``budget``: a member whose name is unsafe refuses the
-    zip (:class:`TooLarge` is not the reason: ``ValueError``); links and special files are left out."""
+    zip (:class:`TooLarge` is not the reason: ``ValueError``), as does one it cannot unpack
+    (:class:`BadZip`); links and special files are left out."""
+    try:
+        _extract_zip(archive, target, budget)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, zlib.error,
+            struct.error, OverflowError) as error:   # what the zip library raises on data it cannot read
+        raise BadZip(f"it is not a zip file the grader can unpack ({clean_text(str(error), 200, newlines=False)})") \
+            from None
+
+
+def _extract_zip(archive: Path, target: Path, budget: Budget) -> None:
     with zipfile.ZipFile(archive) as bundle:
         members = bundle.infolist()
         if len(members) > MAX_FILES:
             raise TooLarge(f"it holds {len(members)} files; at most {MAX_FILES} are accepted")
+        files: set[PurePosixPath] = set()
+        folders: set[PurePosixPath] = set()
         for member in members:
             name = PurePosixPath(member.filename)
             if name.is_absolute() or ".." in name.parts or "\\" in member.filename or "\0" in member.filename:
-                raise ValueError(f"it contains an unsafe path: {member.filename!r}")
+                raise ValueError(f"it contains an unsafe path: {shown_name(member.filename)}")
             if len(name.parts) > MAX_DEPTH + 1:
                 raise TooLarge(f"its folders are nested more than {MAX_DEPTH} deep")
             if any(part in SKIPPED for part in name.parts) or member.filename.endswith(".pyc"):
                 continue
+            parents = set(name.parents) - {PurePosixPath(".")}
+            if name in files or (not member.is_dir() and name in folders) or parents & files:
+                raise BadZip(f"it holds {shown_name(member.filename)} twice (or as a file and a folder); "
+                             f"make the zip again from your folder")
+            folders |= parents
             mode = member.external_attr >> 16
             if member.is_dir():
+                folders.add(name)
                 (target / name).mkdir(parents=True, exist_ok=True)
                 continue
+            files.add(name)
             if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
                 budget.left_out.append(f"{member.filename} left out: {_kind(os.stat_result((mode,) + (1,) * 9))}")
                 continue
@@ -194,3 +220,28 @@ def extract_zip(archive: Path, target: Path, budget: Budget) -> None:
                 raise TooLarge(f"it unpacks to more than {MAX_BYTES // 2**20} MB")
             budget.bytes -= len(data) - member.file_size
             _write_new(target / name, data)
+
+
+# Characters a report never shows from a student or a worker: C0 and C1 controls and DEL (terminal escapes,
+# carriage returns that overwrite a line, bells, NULs), and the bidirectional overrides and isolates that
+# reorder what a terminal or a browser draws.
+_HIDDEN = {code: None for code in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F),
+                                   *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]}
+_KEPT = {ord("\n"): "\n", ord("\t"): "    "}
+
+
+def clean_text(text: object, limit: int, newlines: bool = True) -> str:
+    """``text`` as a report may show it: at most ``limit`` characters (and a note of how many were cut),
+    without control characters (tabs become spaces; line breaks are kept with ``newlines``, else spaces).
+    Linear in ``limit``: the rest of a long text is never looked at. Every string that came from a
+    student or a worker passes here before it enters a report."""
+    text = text if isinstance(text, str) else str(text)
+    cut = len(text) - limit
+    table = {**_HIDDEN, **_KEPT} if newlines else {**_HIDDEN, ord("\n"): " ", ord("\t"): " "}
+    shown = text[:limit].translate(table)
+    return shown + (f" ... ({cut} more characters)" if cut > 0 else "")
+
+
+def shown_name(name: str) -> str:
+    """A name from a zip or a folder for a one-line message: quoted, cleaned and at most 120 characters."""
+    return repr(clean_text(name, 120, newlines=False))

@@ -22,8 +22,8 @@ from typing import Iterator
 
 from ..core.cleanup import remove_tree
 from ..core.errors import CourseError
-from ..core.untrusted import MAX_BYTES, MAX_FILES, SKIPPED, Budget, TooLarge, bad_name, copy_file, copy_tree, \
-    extract_zip, open_folder
+from ..core.untrusted import MAX_BYTES, MAX_FILES, SKIPPED, BadZip, Budget, TooLarge, bad_name, clean_text, \
+    copy_file, copy_tree, extract_zip, open_folder, shown_name
 
 __all__ = ["IGNORED", "MAX_BYTES", "MAX_FILES", "Submission", "SubmissionError", "open_submission", "package_digest"]
 IGNORED = SKIPPED         # folders never read (make_submission.py leaves out the same caches)
@@ -117,6 +117,11 @@ def _copy(root: Path, package: str, copy: Path, budget: Budget, depth: int) -> N
         os.close(folder)
 
 
+def _refused(message: str) -> SubmissionError:
+    """The one-line error of a submission that cannot be graded (names in it are the student's)."""
+    return SubmissionError(clean_text(message, 1000, newlines=False))
+
+
 @contextlib.contextmanager
 def open_submission(path: Path | str, package: str) -> Iterator[Submission]:
     """Yield the :class:`Submission` at ``path`` (folder or .zip); temporary files go away afterwards."""
@@ -137,17 +142,24 @@ def open_submission(path: Path | str, package: str) -> Iterator[Submission]:
                 budget = Budget(left_out=budget.left_out)  # the copy reads the unpacked files once more
             root = _find_package(found, package)
             _copy(root, package, tmp / "copy", budget, depth=len(root.relative_to(found).parts) + 1)
+        except SubmissionError as error:
+            raise _refused(str(error)) from None
         except TooLarge as error:
-            raise SubmissionError(f"{path} cannot be graded: {error}; at most {MAX_FILES} files and "
-                                  f"{MAX_BYTES // 2**20} MB are accepted") from None
+            raise _refused(f"{path} cannot be graded: {error}; at most {MAX_FILES} files and "
+                           f"{MAX_BYTES // 2**20} MB are accepted") from None
         except UnicodeDecodeError:
-            raise SubmissionError(f"{path} holds a file name that is not valid UTF-8; rename it") from None
+            raise _refused(f"{path} holds a file name that is not valid UTF-8; rename it") from None
         except (zipfile.BadZipFile, EOFError):
-            raise SubmissionError(f"{path} is not a valid .zip file") from None
+            raise _refused(f"{path} is not a valid .zip file") from None
+        except BadZip as error:
+            raise _refused(f"{path} is not a valid .zip file: {error}") from None
         except ValueError as error:
-            raise SubmissionError(f"{path} cannot be graded: {error}") from None
+            raise _refused(f"{path} cannot be graded: {error}") from None
         except PermissionError as error:
-            raise SubmissionError(f"{path} cannot be read: {error.strerror}") from None
+            raise _refused(f"{path} cannot be read: {error.strerror}") from None
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:   # a name twice in the submission
+            raise _refused(f"{path} cannot be graded: it holds "
+                           f"{shown_name(os.path.basename(error.filename or ''))} twice") from None
         yield Submission(root=tmp / "copy", label=str(path), digest=package_digest(tmp / "copy"),
                          problems=tuple(budget.left_out))
     finally:

@@ -11,6 +11,7 @@ This module must stay importable without the rest of ``autograder``: it is copie
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -195,29 +196,101 @@ class Budget:
                                  f"{self.max_bytes // 2**20} MB and {self.max_items} JSON items")
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# Linear-time scanning, whatever the bytes: first every escape pair goes (a fixed two bytes each), then
+# every string is a quote, non-quotes and a quote, a pattern with one way to match. An alternation inside
+# a repeat (``"(?:[^"\\]|\\.)*"``) backtracked over each unterminated string from every quote in it:
+# 64 KB of ``\"`` took 46 s, 2 MB hours.
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
 _BRACKETS = re.compile(rb"[\[\]{}]")
+_DEPTH_STEP = [0] * 256
+_DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
+_DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
+MAX_INT_DIGITS = 100      # digits of one JSON integer (int64 has 19; Python's own limit, 4,300, may be lifted)
 
 
 def scan_json(data: bytes, max_items: int, max_depth: int = MAX_DEPTH) -> int:
     """An upper bound on the number of items in the JSON ``data``, checked against ``max_items`` and its
     nesting against ``max_depth`` before anything is parsed: a few bytes of ``[],`` each become a Python
-    list of 56 bytes, so the size of a file alone does not bound the memory its parse takes."""
+    list of 56 bytes, so the size of a file alone does not bound the memory its parse takes. Linear in
+    ``len(data)`` whatever it holds. Exact for valid JSON (a backslash outside a string is invalid, and the
+    parse refuses it at the first one, before any nesting the scan did not see)."""
     items = 1 + sum(data.count(token) for token in (b",", b":", b"[", b"{"))
     if items > max_items:
         raise TransportError(f"result of {items} JSON items exceeds the limit of {max_items}")
-    depth = deepest = 0
-    for bracket in b"".join(_BRACKETS.findall(_STRING.sub(b'""', data))):
-        depth += 1 if bracket in b"[{" else -1
-        deepest = max(deepest, depth)
+    brackets = b"".join(_BRACKETS.findall(_STRING.sub(b'""', _ESCAPE.sub(b"", data))))
+    opened = brackets.count(b"[") + brackets.count(b"{")
+    if 2 * opened != len(brackets):   # bounds the walk below by the items counted above
+        raise TransportError("malformed JSON: its brackets do not balance")
+    deepest = max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
     if deepest > max_depth:
         raise TransportError(f"result nested {deepest} levels deep, over the limit of {max_depth}")
     return items
 
 
+def _bounded_int(text: str) -> int:
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INT_DIGITS:
+        raise TransportError(f"an integer of {digits} digits, over the limit of {MAX_INT_DIGITS}")
+    return int(text)
+
+
+def _parse(data: bytes) -> Any:
+    """The JSON ``data`` (scanned already: :func:`scan_json`); integers bounded, NaN and infinities
+    allowed. Anything wrong is a :class:`TransportError`, never another exception."""
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_int=_bounded_int)
+    except TransportError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise TransportError(f"malformed JSON: {error}") from None
+    except Exception as error:  # noqa: BLE001 - whatever the bytes make the parser raise
+        raise TransportError(f"malformed JSON ({type(error).__name__})") from None
+
+
+# safetensors' names of ALLOWED_DTYPES: a file naming any other (one the installed library cannot map to
+# torch raised a KeyError out of ``load``) is refused before it is loaded
+SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64", "I8": "int8",
+                      "I16": "int16", "I32": "int32", "I64": "int64", "U8": "uint8", "BOOL": "bool"}
+
+
+def _check_tensor_header(data: bytes, max_items: int) -> int:
+    """Validate the header of the safetensors file ``data`` (an 8-byte length, then JSON naming each
+    tensor's dtype, shape and offsets) before the library reads it; returns its JSON items."""
+    size = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    if not 0 <= size <= len(data) - 8:
+        raise TransportError("malformed tensor file: its header is longer than the file")
+    header = data[8:8 + size]
+    try:
+        items = scan_json(header, max_items)
+        parsed = _parse(header)
+    except TransportError as error:
+        raise TransportError(f"malformed tensor file: {error}") from None
+    if not isinstance(parsed, dict):
+        raise TransportError("malformed tensor file: its header is not a mapping")
+    for key, info in parsed.items():
+        if key == "__metadata__":
+            continue
+        dtype = info.get("dtype") if isinstance(info, dict) else None
+        if dtype not in SAFETENSORS_DTYPES:
+            shown = dtype if isinstance(dtype, str) else type(dtype).__name__
+            raise TransportError(f"tensor {key[:40]!r} has unsupported dtype {shown[:40]!r}")
+    return items
+
+
 def read(stem: Path, max_bytes: int = MAX_RESULT_BYTES, budget: Budget | None = None) -> Any:
     """Read and validate what :func:`write` produced. Raises :class:`TransportError` when malformed or
-    over a limit: ``max_bytes`` for this result, and what is left of ``budget`` (the part's)."""
+    over a limit: ``max_bytes`` for this result, and what is left of ``budget`` (the part's); an
+    ``OSError`` when the file cannot be opened at all; never anything else, whatever the files hold."""
+    try:
+        return _read(stem, max_bytes, budget)
+    except (TransportError, OSError):
+        raise
+    except Exception as error:  # noqa: BLE001 - a reader's bug on hostile bytes must not end the grade
+        raise TransportError(f"the result could not be read ({type(error).__name__})") from None
+
+
+def _read(stem: Path, max_bytes: int, budget: Budget | None) -> Any:
     json_path = stem.with_suffix(".json")
     tensor_path = stem.with_suffix(".safetensors")
     if budget is not None:
@@ -227,13 +300,13 @@ def read(stem: Path, max_bytes: int = MAX_RESULT_BYTES, budget: Budget | None = 
     total = len(json_bytes) + len(tensor_bytes or b"")
     if total > max_bytes:
         raise TransportError(f"result of {total} bytes exceeds the limit of {max_bytes} bytes")
-    items = scan_json(json_bytes, budget.items if budget is not None else MAX_ITEMS)
+    max_items = budget.items if budget is not None else MAX_ITEMS
+    items = scan_json(json_bytes, max_items)
+    if tensor_bytes is not None:
+        items += _check_tensor_header(tensor_bytes, max_items - items)
     if budget is not None:
         budget.spend(total, items)
-    try:
-        structure = json.loads(json_bytes.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise TransportError(f"malformed JSON: {error}") from None
+    structure = _parse(json_bytes)
     tensors: dict[str, Any] = {}
     if tensor_bytes is not None:
         from safetensors import SafetensorError
@@ -241,10 +314,10 @@ def read(stem: Path, max_bytes: int = MAX_RESULT_BYTES, budget: Budget | None = 
 
         try:
             tensors = load(tensor_bytes)
-        except (SafetensorError, ValueError, RuntimeError) as error:
-            raise TransportError(f"malformed tensor file: {error}") from None
+        except (SafetensorError, ValueError, RuntimeError, KeyError, TypeError) as error:
+            raise TransportError(f"malformed tensor file: {str(error)[:200]}") from None
         for key, tensor in tensors.items():
             dtype = str(tensor.dtype).removeprefix("torch.")
             if dtype not in ALLOWED_DTYPES:
-                raise TransportError(f"tensor {key!r} has unsupported dtype {dtype}")
+                raise TransportError(f"tensor {key[:40]!r} has unsupported dtype {dtype}")
     return decode(structure, tensors)
