@@ -30,7 +30,7 @@ from ..core.model import CheckResult, PlannedCheck
 from ..core.serial import trusted
 from .judge import judge_part
 from ..runtime import transport
-from ..sandbox import Limits, policy
+from ..sandbox import Limits, policy, walls
 from ..sandbox.command import run_command
 from ..parts.notebook import TINY_MODEL_ENV, runner
 
@@ -86,8 +86,9 @@ def run_notebook(part: Part, notebook: Path, package_dir: Path, package: str, hi
     if ran.stopped or not any(outcome.ok for outcome in outcomes.values()):
         notes.append(f"the grader could not run {part.notebook} to its end: {why}; make sure it runs from top to "
                      f"bottom with {TINY_MODEL_ENV}=1 (Restart & Run All), as the grader runs it")
-    if problems := ran.isolation.get("problems"):
+    if problems := ran.isolation.get("problems"):   # what the notebook caused; walls down are the staff's
         notes.append("sandbox: " + "; ".join(problems))
+    walls.staff_log([f"{part.id}: {line}" for line in ran.isolation.get("staff") or []])
     return outcomes, notes
 
 

@@ -31,18 +31,18 @@ class CommandReport:
 
 
 def run_command(workdir: Path, code: str, limits: Limits, hide: list[Path], readable: tuple[str, ...],
-                env: dict[str, str] | None = None, warm: tuple[str, ...] = ()) -> CommandReport:
+                env: dict[str, str] | None = None, warm: tuple[str, ...] = (), guarded: list[str] = ()) -> CommandReport:
     """Run the Python source ``code`` in the sandbox from the fresh folder ``workdir``, whose entries named
     in ``readable`` it may read; it gets ``out/`` and ``scratch/`` (its working directory and home) to
     write in. With ``warm``, forked from the zygote that imported those libraries (cold when there is
-    none); the time waited for the zygote to start is not the command's. Never raises for what the code
-    does."""
+    none); the time waited for the zygote to start is not the command's. ``guarded``: files the launcher
+    tries to open once the walls are up (:mod:`.walls`). Never raises for what the code does."""
     started = time.monotonic()
     worker = worker_identity()
     _writable(workdir, worker)
     _hand_over(workdir, worker, readable)
     process = _launch(workdir, limits, limits.wall_seconds, hide, worker, code=code, env=env,
-                      warm=zygote.for_libraries(warm))
+                      warm=zygote.for_libraries(warm), guarded=guarded)
     if isinstance(process, ForkedProcess):   # the zygote's own start is the grader's time
         started += process.waited
     drain, stopped = _supervise(process, limits.wall_seconds, workdir, limits)  # the kernel dies with it too

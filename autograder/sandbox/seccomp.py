@@ -59,7 +59,7 @@ ARCHITECTURES = {
         "mount_setattr": 442, "bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "io_uring_setup": 425,
         "open_by_handle_at": 304, "keyctl": 250, "add_key": 248, "request_key": 249, "shmget": 29, "shmat": 30,
         "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66, "semtimedop": 220, "msgget": 68, "msgsnd": 69,
-        "msgrcv": 70, "msgctl": 71, "mq_open": 240}),
+        "msgrcv": 70, "msgctl": 71, "mq_open": 240, "landlock_create_ruleset": 444}),
     # AUDIT_ARCH_AARCH64; the generic table, include/uapi/asm-generic/unistd.h
     "aarch64": (0xC00000B7, 277, {
         "socket": 198, "clone": 220, "clone3": 435, "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
@@ -68,7 +68,7 @@ ARCHITECTURES = {
         "mount_setattr": 442, "bpf": 280, "perf_event_open": 241, "userfaultfd": 282, "io_uring_setup": 425,
         "open_by_handle_at": 265, "keyctl": 219, "add_key": 217, "request_key": 218, "shmget": 194, "shmat": 196,
         "shmctl": 195, "semget": 190, "semop": 193, "semctl": 191, "semtimedop": 192, "msgget": 186, "msgsnd": 189,
-        "msgrcv": 188, "msgctl": 187, "mq_open": 180}),
+        "msgrcv": 188, "msgctl": 187, "mq_open": 180, "landlock_create_ruleset": 444}),
 }
 # BPF opcodes
 LD_ABS_W, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
@@ -83,18 +83,22 @@ class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
 
 
-def program(machine: str, refused: tuple[str, ...] = REFUSED) -> list[tuple[int, int, int, int]]:
-    """The filter for ``machine`` (``platform.machine()``) as ``(code, jt, jf, k)`` instructions;
-    ``refused`` names the calls refused outright (tests build a filter of ``unshare`` alone)."""
+def program(machine: str, refused: tuple[str, ...] = REFUSED, guard_sockets: bool = True,
+            guard_clones: bool = True) -> list[tuple[int, int, int, int]]:
+    """The filter for ``machine`` (``platform.machine()``) as ``(code, jt, jf, k)`` instructions:
+    ``refused`` names the calls refused outright, ``guard_sockets`` refuses sockets of families other
+    than ``AF_UNIX``, ``guard_clones`` ``clone`` with namespace flags (and ``clone3``, so that the C
+    library falls back to ``clone``)."""
     audit_arch, _, numbers = ARCHITECTURES[machine]
     deny, allow = ("ret", SECCOMP_RET_ERRNO | EPERM), ("ret", SECCOMP_RET_ALLOW)
     code: list = [(LD_ABS_W, ARCH), (JEQ, audit_arch, 1, 0), deny, (LD_ABS_W, NR)]
     if machine == "x86_64":
         code += [(JGE, X32_SYSCALL_BIT, "deny", 0)]
     code += [(JEQ, numbers[name], "deny", 0) for name in refused]
-    if refused is REFUSED:
-        code += [(JEQ, numbers["clone3"], "nosys", 0), (JEQ, numbers["socket"], "socket", 0),
-                 (JEQ, numbers["clone"], "clone", 0)]
+    if guard_clones:
+        code += [(JEQ, numbers["clone3"], "nosys", 0), (JEQ, numbers["clone"], "clone", 0)]
+    if guard_sockets:
+        code += [(JEQ, numbers["socket"], "socket", 0)]
     code += [allow, ("label", "deny"), deny, ("label", "nosys"), ("ret", SECCOMP_RET_ERRNO | ENOSYS),
              ("label", "socket"), (LD_ABS_W, ARG0), (JEQ, AF_UNIX, "allow", 0), deny,
              ("label", "clone"), (LD_ABS_W, ARG0), (JSET, NAMESPACE_FLAGS, 0, "allow"), deny,
@@ -127,13 +131,13 @@ def _assemble(code: list) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def install(refused: tuple[str, ...] = REFUSED) -> str:
-    """Install the filter on this process (every thread of it, should it have several) and everything it
-    will start; returns what holds, in a few words. Raises ``OSError`` where the kernel refuses (no
-    seccomp) and ``KeyError`` on an architecture without a table."""
+def install(refused: tuple[str, ...] = REFUSED, guard_sockets: bool = True, guard_clones: bool = True) -> str:
+    """Install the filter (see :func:`program`) on this process (every thread of it, should it have
+    several) and everything it will start; returns what holds, in a few words. Raises ``OSError`` where
+    the kernel refuses (no seccomp) and ``KeyError`` on an architecture without a table."""
     machine = platform.machine()
     _, seccomp_number, _ = ARCHITECTURES[machine]
-    instructions = program(machine, refused)
+    instructions = program(machine, refused, guard_sockets, guard_clones)
     table = (SockFilter * len(instructions))(*[SockFilter(*instruction) for instruction in instructions])
     fprog = SockFprog(len(instructions), table)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -144,3 +148,11 @@ def install(refused: tuple[str, ...] = REFUSED) -> str:
     if libc.syscall(seccomp_number, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(fprog)) != 0:
         raise OSError(ctypes.get_errno(), f"seccomp: {os.strerror(ctypes.get_errno())}")
     return f"{len(instructions)} instructions ({machine})"
+
+
+def refuse_namespaces(also: tuple[str, ...] = ()) -> str:
+    """For rehearsals and tests: refuse this process and all it starts every namespace (``unshare``,
+    ``setns``, ``clone`` with namespace flags), as Docker's default profile and hosts without user
+    namespaces do, and the calls named in ``also`` (``landlock_create_ruleset``: a kernel without
+    Landlock). Everything else, sockets included, stays allowed."""
+    return install(("unshare", "setns", *also), guard_sockets=False)

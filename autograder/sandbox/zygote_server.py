@@ -31,6 +31,7 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 import traceback
 import types
@@ -188,6 +189,30 @@ def _child(fds: list[int], server: int) -> None:
     os._exit(70)
 
 
+def _filters(pid: int | str) -> int:
+    """How many seccomp filters the process ``pid`` runs under (``-1`` when that cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        return int(fields.get("Seccomp_filters", fields.get("Seccomp", "0")).split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _trusted_peer(connection: socket.socket) -> bool:
+    """Whether the process at the other end may ask for a worker: a grading process, never a worker. A
+    worker of a grader that is not root runs as the grader's user, so the socket's mode does not keep
+    it out (nor does Landlock: connecting to a named socket is not a file access); but every worker runs
+    under the seccomp filter its launcher added to what this server runs under, and a grading process
+    under no more filters than this server."""
+    try:
+        pid, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    except OSError:
+        return False
+    peer, own = _filters(pid), _filters("self")
+    return uid == os.getuid() and 0 <= peer <= own
+
+
 def serve(listener: socket.socket) -> None:
     """Fork a worker per connection; report each one's pid and, when it ended, its exit code."""
     selector = selectors.DefaultSelector()
@@ -204,6 +229,9 @@ def serve(listener: socket.socket) -> None:
                     return
             elif key.data == "accept":
                 connection, _ = listener.accept()
+                if not _trusted_peer(connection):
+                    connection.close()
+                    continue
                 try:
                     connection.settimeout(10)
                     _, fds, _, _ = socket.recv_fds(connection, 16, 3)
