@@ -51,6 +51,14 @@ def check_parts(assignment, parts: list[str] | None) -> None:
         raise CourseError(f"unknown part {', '.join(unknown)}; parts are {', '.join(sorted(known))}")
 
 
+def _allow_unsandboxed(args: argparse.Namespace) -> None:
+    """``--allow-unsandboxed``: through the environment, so that the grades ``grade-all`` starts inherit it."""
+    if getattr(args, "allow_unsandboxed", False):
+        from ..sandbox.walls import ALLOW_ENV
+
+        os.environ[ALLOW_ENV] = "1"
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     from ..sandbox import zygote
 
@@ -59,6 +67,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     course = load(args)
     assignment = course.assignment(args.assignment)
     check_parts(assignment, args.part)
+    _allow_unsandboxed(args)
     for part in assignment.parts:   # the zygotes import their libraries while this process imports torch
         if not args.part or part.id in args.part:
             zygote.for_libraries(part.warm)
@@ -92,6 +101,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_grade_all(args: argparse.Namespace) -> int:
+    _allow_unsandboxed(args)
     from .grade_all import grade_all, results_folder
 
     course = load(args)
@@ -316,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--hide", action="append", help="also hide this path from the student's code (repeatable; "
                                                         "grade-all hides the class and its results)")
     grade.add_argument("--jobs", type=int, help="parts graded side by side (default: the cores this process may use)")
+    grade.add_argument("--allow-unsandboxed", action="store_true",
+                       help="grade even where no sandbox wall keeps the reference and the hidden checks from the "
+                            "student's code (recorded in the provenance; see autograder/SECURITY.md)")
     grade.set_defaults(run=cmd_grade)
 
     grade_all = commands.add_parser("grade-all", help="grade every submission of a folder into a gradebook CSV")
@@ -324,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                    "<its stem>-results/ beside it")
     grade_all.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     grade_all.add_argument("--force", action="store_true", help="regrade submissions that have results already")
+    grade_all.add_argument("--allow-unsandboxed", action="store_true", help="as `grade --allow-unsandboxed`")
     grade_all.add_argument("--part", action="append", help="grade only this part (repeatable)")
     grade_all.add_argument("--backend", choices=["local", "slurm"], default="local",
                            help="local: a process pool on this machine (default); slurm: a job array per tier "
