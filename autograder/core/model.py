@@ -83,6 +83,7 @@ class CheckResult:
     score: float
     status: str          # "passed", "failed" or "not run"
     feedback: str
+    staff: str = ""      # for the staff log only, never the feedback: the traceback of a judge that failed
 
     @property
     def max_score(self) -> float:
@@ -100,6 +101,16 @@ class PlannedCheck:
 
 class Fail(Exception):
     """Raised by judging helpers to end a check with zero points and the given feedback."""
+
+
+CLAIM_POINTS = 1.0   # the most a check loses on a claim (a fact the grading process cannot verify)
+
+
+class Claim(Fail):
+    """Raised, after every verifiable part of a check passed, for a failure seen only in a fact the worker
+    reports about itself (whether the student's code modified its arguments, ...), which the student's code
+    could report otherwise. The check loses ``CLAIM_POINTS`` (all its points when it has no more), so a
+    lie about such a fact gains at most that; SECURITY.md lists every claim."""
 
 
 class Check:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..runtime.transport import UNSUPPORTED_KEY
-from ..core.model import Fail, Outcome, ProbeCall
+from ..core.model import Claim, Fail, Outcome, ProbeCall
 
 
 def fmt_number(value: float) -> str:
@@ -153,10 +153,11 @@ def expect_raises(outcome: Outcome, error_type: str, what: str) -> str:
 
 
 def expect_untouched(mutated: Sequence[int], names: Sequence[str], what: str) -> None:
-    """None of the positional arguments may have been modified in place."""
+    """None of the positional arguments may have been modified in place. Whether they were is reported by
+    the worker (a claim, see SECURITY.md): call this once every value of the check has been compared."""
     if mutated:
         changed = ", ".join(names[i] if i < len(names) else f"argument {i}" for i in mutated)
-        raise Fail(f"{what} modified its input {changed} in place; build and return a new list instead")
+        raise Claim(f"{what} modified its input {changed} in place; build and return a new list instead")
 
 
 def reference_value(outcome: Outcome, what: str) -> Any:
@@ -177,13 +178,16 @@ def compare_calls(calls: Sequence[ProbeCall], got: Sequence[Outcome], want: Sequ
                   describe: Callable[[ProbeCall], str], expect: Callable[[Any, Any, str], None],
                   names: Sequence[str] = ()) -> None:
     """For each ``call`` probe: ``expect(student result, reference result, what)`` must hold, and when
-    ``names`` (of the positional arguments) are given, no argument may have been modified."""
-    for call, student, reference in zip(calls, got, want):
+    ``names`` (of the positional arguments) are given, no argument may have been modified (checked once
+    every result has been compared: it is a claim of the worker)."""
+    touched = []
+    for call, student, reference in zip(calls, got, want, strict=True):
         what = describe(call)
         value = result_of(student, what)
         expect(field(value, "result", what), reference_value(reference, what)["result"], what)
-        if names:
-            expect_untouched(field(value, "mutated", what), names, what)
+        touched.append((field(value, "mutated", what), what))
+    for mutated, what in touched if names else ():
+        expect_untouched(mutated, names, what)
 
 
 def expect_optional(got: Any, want: Any, what: str, expect: Callable[[Any, Any, str], None]) -> None:

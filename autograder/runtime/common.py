@@ -7,6 +7,8 @@ import math
 import sys
 from typing import Any
 
+from .probes import VALUE, returns
+
 
 def same(a: Any, b: Any) -> bool:
     """Structural equality of plain data and tensors; NaN equals NaN. Used to detect mutated inputs."""
@@ -26,6 +28,7 @@ def same(a: Any, b: Any) -> bool:
     return a == b
 
 
+@returns({"result": VALUE, "mutated": [int]})
 def call(module: Any, function: str, args: list | tuple = (), kwargs: dict | None = None) -> dict:
     """Call ``module.function(*args, **kwargs)`` on copies of the arguments.
 
@@ -40,6 +43,7 @@ def call(module: Any, function: str, args: list | tuple = (), kwargs: dict | Non
     return {"result": result, "mutated": mutated}
 
 
+@returns({"loaded": [str], "failed": [str]})
 def modules_loaded(module: Any, names: list[str], calls: list[list]) -> dict:
     """Call each ``[function, args]``, then report which of the modules ``names`` this process has
     imported (e.g. whether pure-Python code used numpy) and which calls raised."""

@@ -18,10 +18,27 @@ import importlib
 from pathlib import Path
 from typing import Any, Callable
 
+# The form of what a probe returns (its envelope), declared with :func:`returns` and checked by the grading
+# process against the reference's outcome for the same call before any judge runs
+# (``core.envelope``); the worker's copy of a probe, which the student's code may replace, declares nothing
+# the grader reads.
+VALUE = "value"   # a value the student's code returned, of any form: the judge compares it (``parts.compare``)
+ITEMS = "items"   # a list of such values, one per item of the call's input: exactly as long as the reference's
 # "autograder" in the grading process, the copy's package ("grader_runtime") in the worker
 _ROOT = __name__.split(".")[0]
 PARTS_DIR = Path(__file__).resolve().parent.parent / "parts"
 COMMON = "common"
+
+
+def returns(envelope: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare what a probe returns: a dict of exactly these keys, each a :data:`VALUE`, :data:`ITEMS`, an
+    exact type (``bool``, ``int``, ``float``, ``str``; ``None`` for ``None``) or a tuple of them, ``[form]``
+    (a list of any length whose items have that form), or a dict of the same kind. A probe that declares
+    nothing must return a dict with the reference's keys when the reference's is a dict."""
+    def declare(probe: Callable[..., Any]) -> Callable[..., Any]:
+        probe.envelope = envelope   # type: ignore[attr-defined]
+        return probe
+    return declare
 
 
 def probe_parts() -> frozenset[str]:

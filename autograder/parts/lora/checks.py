@@ -9,8 +9,8 @@ from functools import partial
 import torch
 from torch.nn import functional as F
 
-from ...core.model import Check, Fail, ProbeCall, register
-from ..compare import describe_type, expect_number, expect_raises, expect_tensor, field, reference_value, result_of
+from ...core.model import Check, Claim, Fail, ProbeCall, register
+from ..compare import describe_type, expect_number, fmt_value, expect_raises, expect_tensor, field, reference_value, result_of
 from ..inputs import torch_generator
 from . import probes
 
@@ -43,10 +43,14 @@ def without(args: dict, *names: str) -> dict:
     return {key: value for key, value in args.items() if key not in names}
 
 
+def base_output(args: dict, x: torch.Tensor) -> torch.Tensor:
+    """``base(x)`` of the given weight and bias, computed here, in the grading process (float64)."""
+    return x.double() @ args["weight"].double().T + (args["bias"].double() if args["bias"] is not None else 0)
+
+
 def low_rank_output(args: dict, x: torch.Tensor, scaling: float) -> torch.Tensor:
     """``base(x) + scaling * x A^T B^T`` computed here, in the grading process, for diagnoses."""
-    base = x.double() @ args["weight"].double().T + (args["bias"].double() if args["bias"] is not None else 0)
-    return base + scaling * (x.double() @ args["A"].double().T @ args["B"].double().T)
+    return base_output(args, x) + scaling * (x.double() @ args["A"].double().T @ args["B"].double().T)
 
 
 @register
@@ -63,12 +67,13 @@ class ZeroInit(Check):
         args = calls[0].args
         what = describe(args)
         value = result_of(got[0], what)
-        B = field(value, "B", what)
-        if isinstance(B, torch.Tensor) and bool(B.any()):
+        B, expected = field(value, "B", what), reference_value(want[0], what)
+        if isinstance(B, torch.Tensor) and B.is_floating_point() and bool(B.any()):
             raise Fail(f"{what}: lora_B must start at zero (so the update B A is zero and training starts from the "
                        f"pretrained model), but it holds values up to {B.abs().max().item():.3g}")
-        expect_close(field(value, "output", what), value["base_output"],
-              f"{what}: layer(x) for a fresh layer must equal base(x)")
+        expect_tensor(B, expected["B"], f"{what}: lora_B of a fresh layer", rtol=0, atol=0)
+        # the base layer's output is computed here, from the weights the grader gave
+        expect_close(field(value, "output", what), base_output(args, args["x"]), f"{what}: layer(x) for a fresh layer must equal base(x)")
 
 
 @register
@@ -91,9 +96,6 @@ class Init(Check):
             if not isinstance(tensor, torch.Tensor) or list(tensor.shape) != shape:
                 raise Fail(f"{what}: {name} should have shape {shape} ([r, in_features] for A, [out_features, r] "
                            f"for B), got {describe_type(tensor)}")
-        if not (value["A_is_parameter"] and value["B_is_parameter"]):
-            raise Fail(f"{what}: lora_A and lora_B must be nn.Parameter objects so that the optimizer and "
-                       f"state_dict see them")
         bound = 1 / math.sqrt(64)  # kaiming_uniform_(a=sqrt(5)) on fan_in = 64
         if A.abs().max().item() > bound * 1.0001 or not 0.75 < A.std().item() / (bound / math.sqrt(3)) < 1.25:
             raise Fail(f"{what}: lora_A should be initialised like PEFT, nn.init.kaiming_uniform_(A, a=math.sqrt(5)), "
@@ -102,6 +104,10 @@ class Init(Check):
         r, alpha = args["r"], args["alpha"]
         expect_number(field(value, "scaling", what), alpha / r,
                       f"{what}: scaling should be alpha / r = {alpha:g} / {r}", rtol=1e-6)
+        # what the worker says about the type of the student's objects: a claim (SECURITY.md)
+        if not (value["A_is_parameter"] and value["B_is_parameter"]):
+            raise Claim(f"{what}: lora_A and lora_B must be nn.Parameter objects so that the optimizer and "
+                        f"state_dict see them")
 
 
 @register
@@ -231,16 +237,16 @@ class Merge(Check):
         weight = args["weight"]
         expect_close(field(value, "delta", what), expected["delta"], f"{what}: delta_weight() (scaling * B @ A, shape "
                                                                 f"[out_features, in_features])")
-        if value["merged_before"] or not value["merged_flag"]:
+        if [value["merged_before"], value["merged_flag"]] != [expected["merged_before"], expected["merged_flag"]]:
             raise Fail(f"{what}: merged should be False before merge() and True after it")
         expect_close(value["merged_weight"], weight + expected["delta"], f"{what}: base.weight after merge() "
                                                                    f"(it should be W0 + delta_weight())")
         expect_close(value["merged_output"], expected["output"], f"{what}: layer(x) after merge() should equal layer(x) "
                                                           f"before it (once merged, the forward is the plain linear)")
         if value["second_merge_error"] is None:
-            expect_close(value["weight_after_second_merge"], value["merged_weight"],
+            expect_close(value["weight_after_second_merge"], weight + expected["delta"],
                   f"{what}: calling merge() twice must not add the update twice (make it a no-op or an error)")
-        if value["unmerged_flag"]:
+        if value["unmerged_flag"] != expected["unmerged_flag"]:
             raise Fail(f"{what}: merged should be False after unmerge()")
         expect_close(value["restored_weight"], weight, f"{what}: base.weight after merge() then unmerge() "
                                                 f"(unmerge must restore the original weight)")
@@ -275,34 +281,40 @@ class ApplyLora(Check):
             if adapted != expected["adapted"]:
                 raise Fail(f"{what}: adapted {adapted}, expected exactly {expected['adapted']} (every nn.Linear whose "
                            f"qualified name equals a target or ends with '.' + a target, and nothing else)")
-            if not value["returned_model"]:
+            if value["returned_model"] is not expected["returned_model"]:
                 raise Fail(f"{what} should return the model it modified")
-            expect_close(value["after"], value["before"], f"{what}: the model's output right after apply_lora "
+            expect_close(value["after"], expected["before"], f"{what}: the model's output right after apply_lora "
                                                    f"(fresh LoRA layers must not change it)")
             expect_close(value["updated"], expected["updated"], f"{what}: the model's output once the adapted layers get "
                                                          f"non-zero lora_A and lora_B (are the LoRA layers really in "
                                                          f"the model, in place of the original modules?)")
-            if not all(value["merged_flags"]) or any(value["unmerged_flags"]):
+            if value["merged_flags"] != expected["merged_flags"] or value["unmerged_flags"] != expected["unmerged_flags"]:
                 raise Fail(f"{what}: merge_lora(model) must merge every LoRA layer (merged = True) and "
                            f"unmerge_lora(model) unmerge them all; got merged = {value['merged_flags']} after "
                            f"merge_lora and {value['unmerged_flags']} after unmerge_lora")
             # merging changes fp32 rounding, which a 2-layer transformer amplifies to about 2e-5
-            expect_tensor(value["merged_output"], value["updated"], f"{what}: the model's output after merge_lora(model)",
+            expect_tensor(value["merged_output"], expected["updated"], f"{what}: the model's output after merge_lora(model)",
                           rtol=1e-4, atol=1e-4)
-            expect_tensor(value["unmerged_output"], value["updated"], f"{what}: the model's output after "
+            expect_tensor(value["unmerged_output"], expected["updated"], f"{what}: the model's output after "
                                                                     f"unmerge_lora(model)", rtol=1e-4, atol=1e-4)
             shapes = expected["linear_shapes"]
             lora_numel = sum(r * sum(shapes[name]) for name in adapted)
             if value["trainable_numel"] != lora_numel:
                 raise Fail(f"{what}: {value['trainable_numel']} parameters are trainable; only the LoRA factors should "
                            f"be, r * (in + out) summed over the adapted modules = {lora_numel}")
-            if value["count_parameters"] != [lora_numel, value["total_numel"]]:
-                raise Fail(f"{what}: count_parameters(model) returned {value['count_parameters']}, expected "
-                           f"(trainable, total) = ({lora_numel}, {value['total_numel']})")
-            for name, count in value["lora_parameter_count"].items():
-                if count != r * sum(shapes[name]):
+            total = expected["total_numel"]
+            if value["total_numel"] != total:
+                raise Fail(f"{what}: the adapted model has {value['total_numel']} parameters, expected {total} (the "
+                           f"original model's and r * (in + out) for each adapted module)")
+            if value["count_parameters"] != [lora_numel, total]:
+                raise Fail(f"{what}: count_parameters(model) returned {fmt_value(value['count_parameters'])}, expected "
+                           f"(trainable, total) = ({lora_numel}, {total})")
+            counts = value["lora_parameter_count"]
+            for name in adapted:
+                count = counts.get(name) if isinstance(counts, dict) else None
+                if count != expected["lora_parameter_count"][name]:
                     n_in, n_out = shapes[name]
-                    raise Fail(f"lora_parameter_count({n_in}, {n_out}, {r}) returned {count}, expected "
+                    raise Fail(f"lora_parameter_count({n_in}, {n_out}, {r}) returned {fmt_value(count)}, expected "
                                f"r * (in + out) = {r * (n_in + n_out)}")
         expect_raises(got[-1], "ValueError", "apply_lora(model, target_modules=['nonexistent'], ...) (nothing matches)")
 
@@ -325,7 +337,7 @@ class StateDict(Check):
             raise Fail(f"{what}: expected {expected['keys']} tensors ({expected['numel']} numbers: lora_A and lora_B of "
                        f"each adapted layer, nothing of the frozen base), got {value['keys']} entries with "
                        f"{value['numel']} numbers")
-        expect_close(value["loaded"], value["expected"], "the output of a fresh adapted model after "
+        expect_close(value["loaded"], expected["expected"], "the output of a fresh adapted model after "
                                                   "load_lora_state_dict(fresh, lora_state_dict(trained))")
         for case in ("missing", "unexpected"):
             if value[f"{case}_key_error"] is None:
@@ -352,9 +364,14 @@ class Dropout(Check):
         evaluation, train = field(value, "eval", what), field(value, "train", what)
         expect_close(evaluation[0], expected["eval"][0], f"{what}: layer(x) in eval() mode (dropout must be off)")
         expect_close(evaluation[1], expected["eval"][0], f"{what}: layer(x) called again in eval() mode")
+        shape = list(expected["train"][0].shape)
+        for output in train:
+            if not isinstance(output, torch.Tensor) or list(output.shape) != shape or not output.is_floating_point():
+                raise Fail(f"{what}: layer(x) in train() mode should be a float tensor of shape {shape}, got "
+                           f"{describe_type(output)}")
         if torch.equal(train[0], train[1]):
             raise Fail(f"{what}: two calls of layer(x) in train() mode gave the same output; dropout is not active")
-        residual = (train[0] - value["base_output"]).double()
+        residual = train[0].double() - base_output(args, args["x"])
         Q, _ = torch.linalg.qr(args["B"].double())
         outside = residual - residual @ Q @ Q.T
         if outside.norm() > 1e-4 * (1 + residual.norm()):

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...runtime.probes import ITEMS, VALUE, returns
+
 
 def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
     out_features, in_features = weight.shape
@@ -32,6 +34,9 @@ def _layer(module: Any, base: nn.Linear, r: int, alpha: float, A: torch.Tensor |
     return layer
 
 
+@returns({"A": VALUE, "B": VALUE, "scaling": float, "output": VALUE, "base_output": VALUE,
+          "A_is_parameter": bool, "B_is_parameter": bool,
+          "requires_grad": {"base.weight": bool, "base.bias": (bool, None), "lora_A": bool, "lora_B": bool}})
 def construct(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: int, alpha: float,
               x: torch.Tensor, dropout: float = 0.0) -> dict:
     """A fresh layer: its factors, scaling, output against the base output, what is trainable."""
@@ -49,6 +54,7 @@ def construct(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: i
     }
 
 
+@returns({"outputs": ITEMS})
 def forward(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: int, alpha: float,
             A: torch.Tensor, B: torch.Tensor, inputs: list) -> dict:
     """Outputs of a layer with the given factors on inputs of several leading shapes."""
@@ -57,6 +63,8 @@ def forward(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: int
         return {"outputs": [layer(x) for x in inputs]}
 
 
+@returns({"grad": {"base.weight": VALUE, "base.bias": VALUE, "lora_A": VALUE, "lora_B": VALUE},
+          "trainable_numel": int, "trainable_tensors": int})
 def gradients(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: int, alpha: float,
               A: torch.Tensor, B: torch.Tensor, x: torch.Tensor, upstream: torch.Tensor) -> dict:
     """Gradients of ``sum(layer(x) * upstream)`` on every tensor involved."""
@@ -78,6 +86,10 @@ def _error_type(action) -> str | None:
     return None
 
 
+@returns({"output": VALUE, "delta": VALUE, "merged_before": bool, "merged_flag": bool, "merged_weight": VALUE,
+          "merged_output": VALUE, "second_merge_error": (str, None), "weight_after_second_merge": VALUE,
+          "unmerged_flag": bool, "restored_weight": VALUE, "unmerged_output": VALUE,
+          "second_unmerge_error": (str, None), "weight_after_second_unmerge": VALUE})
 def merging(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: int, alpha: float,
             A: torch.Tensor, B: torch.Tensor, x: torch.Tensor) -> dict:
     """delta_weight, then merge (twice), then unmerge (twice), recording weights and outputs.
@@ -156,6 +168,10 @@ def _fill_factors(module: Any, model: nn.Module, names: list[str], seed: int) ->
             layer.lora_B.copy_(torch.randn(layer.lora_B.shape, generator=generator))
 
 
+@returns({"returned_model": bool, "adapted": [str], "linear_shapes": VALUE, "trainable_numel": int,
+          "total_numel": int, "count_parameters": VALUE, "lora_parameter_count": VALUE, "before": VALUE,
+          "after": VALUE, "updated": VALUE, "merged_flags": [bool], "merged_output": VALUE,
+          "unmerged_flags": [bool], "unmerged_output": VALUE})
 def inject(module: Any, seed: int, targets: list[str], r: int, alpha: float, ids: torch.Tensor) -> dict:
     """apply_lora on a TinyTransformer: which modules were adapted, what trains, what the counts say,
     and the output once the adapted layers get non-zero factors."""
@@ -189,6 +205,8 @@ def inject(module: Any, seed: int, targets: list[str], r: int, alpha: float, ids
     return report
 
 
+@returns({"keys": int, "shapes": VALUE, "numel": int, "expected": VALUE, "loaded": VALUE,
+          "missing_key_error": (str, None), "unexpected_key_error": (str, None)})
 def state_round_trip(module: Any, seed: int, targets: list[str], r: int, alpha: float, ids: torch.Tensor) -> dict:
     """Save the LoRA state of a trained-looking model and load it into a fresh one; then try to load
     states with a missing and with an unexpected key."""
@@ -215,6 +233,7 @@ def state_round_trip(module: Any, seed: int, targets: list[str], r: int, alpha: 
             "unexpected_key_error": _error_type(lambda: module.load_lora_state_dict(adapted_model(), unexpected))}
 
 
+@returns({"train": ITEMS, "eval": ITEMS, "base_output": VALUE})
 def dropout(module: Any, weight: torch.Tensor, bias: torch.Tensor | None, r: int, alpha: float, A: torch.Tensor,
             B: torch.Tensor, x: torch.Tensor, p: float, seed: int) -> dict:
     """Outputs in train mode (twice) and eval mode (twice) of a layer with dropout ``p``."""
@@ -264,6 +283,7 @@ def _await_inputs(inputs: str, request: str | None, seconds: float = 60.0) -> di
     return transport.read(folder / "secret", max_bytes=4 * 1024 * 1024)
 
 
+@returns({"output": VALUE, "error": (str, None)})
 def bounded_forward(module: Any, seed: int, n_in: int, n_out: int, r: int, alpha: float, headroom_mb: int,
                     inputs: str, request: str | None = None) -> dict:
     """The unmerged forward of a large layer (with and without autograd) once the grader has let every

@@ -53,7 +53,8 @@ class Factors(Check):
                 call("low_rank_factors", W, rng.randint(3, min(d, k)))]
 
     def judge(self, calls, got, want):
-        for probe, student, reference in zip(calls, got, want):
+        touched = []
+        for probe, student, reference in zip(calls, got, want, strict=True):
             W, r = probe.args["args"]
             d, k = W.shape
             what = f"low_rank_factors(W, r={r}) on a {d}x{k} W"
@@ -73,7 +74,9 @@ class Factors(Check):
             expect_tensor(A.double() @ B.double(), A_ref.double() @ B_ref.double(),
                           f"{what}: A @ B (the best rank-{r} approximation; A must be U_r scaled by S_r)",
                           rtol=1e-4, atol=1e-4)
-            expect_untouched(field(value, "mutated", what), ("W", "r"), what)
+            touched.append((field(value, "mutated", what), what))
+        for mutated, what in touched:   # a claim of the worker, said once every value is compared
+            expect_untouched(mutated, ("W", "r"), what)
 
 
 @register
@@ -94,9 +97,15 @@ class InvalidRank(Check):
         expect_raises(got[1], "ValueError", f"low_rank_factors(W, r={min(d, k) + 1}) on a {d}x{k} W "
                                             f"(the rank can be at most min(d, k) = {min(d, k)})")
         what = f"low_rank_factors(W, r={min(d, k)}) on a {d}x{k} W (full rank is allowed)"
-        A, B = field(result_of(got[2], what), "result", what)
-        if not isinstance(A, torch.Tensor) or not isinstance(B, torch.Tensor):
-            raise Fail(f"{what}: expected two tensors")
+        factors = field(result_of(got[2], what), "result", what)
+        if not isinstance(factors, list) or len(factors) != 2:
+            raise Fail(f"{what}: expected a pair (A, B), got {fmt_value(factors)}")
+        A, B = factors
+        r = min(d, k)
+        if not isinstance(A, torch.Tensor) or not isinstance(B, torch.Tensor) or \
+                list(A.shape) != [d, r] or list(B.shape) != [r, k]:
+            raise Fail(f"{what}: expected tensors A of shape {[d, r]} and B of shape {[r, k]}, got "
+                       f"{fmt_value(A)} and {fmt_value(B)}")
         expect_tensor(A.double() @ B.double(), W.double(), f"{what}: A @ B should equal W", rtol=1e-4, atol=1e-4)
 
 

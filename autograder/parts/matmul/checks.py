@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ...core.model import Check, Fail, ProbeCall, register
+from ...core.model import Check, Claim, Fail, ProbeCall, register
 from ..compare import compare_calls, expect_nested, expect_raises, field, fmt_value, result_of
 from ..inputs import random_matrix
 from ...runtime import common
@@ -101,10 +101,16 @@ class AddBias(ValueCheck):
                 ProbeCall(common.call, {"function": "add_bias", "args": [random_matrix(rng, 2, columns), bias + [1.0]]})]
 
     def judge(self, calls, got, want):
-        super().judge(calls[:2], got[:2], want[:2])
+        claim = None
+        try:
+            super().judge(calls[:2], got[:2], want[:2])
+        except Claim as modified:   # an input modified in place: said once everything else is compared
+            claim = modified
         matrix, bias = calls[2].args["args"]
         expect_raises(got[2], "ValueError",
                       f"add_bias(matrix, bias) with a 2x{len(matrix[0])} matrix and a bias of length {len(bias)}")
+        if claim:
+            raise claim
 
 
 @register
@@ -137,7 +143,7 @@ class PurePython(Check):
         if failed:
             raise Fail(f"this check needs working functions first ({', '.join(map(str, failed))}); it then "
                        f"verifies that they use plain Python only")
-        if used:
-            raise Fail(f"lora_lab/matmul.py uses {', '.join(map(str, used))}; part 1 must work on plain Python lists "
+        if used:   # reported by the worker: a claim (SECURITY.md), worth 1 point in course.yml
+            raise Claim(f"lora_lab/matmul.py uses {', '.join(map(str, used))}; part 1 must work on plain Python lists "
                        f"with loops or comprehensions, so that the arithmetic of a layer is yours (torch comes in "
                        f"part 2)")
