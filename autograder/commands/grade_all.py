@@ -25,6 +25,7 @@ from typing import Callable
 from ..core.config import Assignment, Course
 from ..output.gradebook import GradebookError, columns, read_gradebook, write_gradebook
 from ..output.results import GRADER_ERROR, SUBMISSION_ERROR, error_results, fmt_points, write_json
+from ..core.untrusted import clean_text
 from .boot import cli_command
 from ..core.cleanup import remove_tree
 from ..sandbox import zygote
@@ -124,6 +125,9 @@ def grade_timeout(assignment: Assignment) -> float:
     return 2 * sum(part.time_budget for part in assignment.parts) + 300
 
 
+STDERR_KEPT = 40   # last lines of a failed grade's stderr kept for the staff (extra_data.staff)
+
+
 def record_outcome(out: Path, returncode: int | None, stderr: str, failure: str | None = None) -> str | None:
     """How one ``course grade`` ended, as the gradebook records it: ``None`` when it wrote results to ``out``;
     else the error. A submission that cannot be graded (the same on a rerun) leaves its own results in
@@ -136,22 +140,41 @@ def record_outcome(out: Path, returncode: int | None, stderr: str, failure: str 
         return None
     if data is not None and returncode == 2 and extra.get("error_kind") == SUBMISSION_ERROR:
         return extra.get("error", "")
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-    message = failure or f"the grader failed on this submission (exit code {returncode}): {last}"
-    write_json(out, error_results(message, GRADER_ERROR))
-    return message
+    lines = stderr.strip().splitlines()
+    # what the student sees names no path or source of the grader: the end of its stderr is the staff's
+    message = failure or f"the grader failed on this submission (exit code {returncode}); the course staff have the details"
+    staff = [clean_text("\n".join(lines[-STDERR_KEPT:]), 100 * STDERR_KEPT)] if lines else []
+    write_json(out, error_results(message, GRADER_ERROR, staff))
+    return message + (f": {clean_text(lines[-1], 300, newlines=False)}" if lines else "")
 
 
 def grade_one(course: Course, assignment: Assignment, entry: Entry, out: Path, parts: list[str],
               jobs: int | None = None) -> str | None:
-    """Grade ``entry`` into ``out``; returns ``None`` on success, else the error (also written to ``out``)."""
+    """Grade ``entry`` into ``out``; returns ``None`` on success, else the error (also written to ``out``).
+
+    The grade's temporary folders (its copy of the submission, its workers' folders) lie in one folder of
+    this process's, its ``TMPDIR``, removed once it ends: a grade killed at its timeout leaves nothing."""
     out.unlink(missing_ok=True)   # only what this grade writes counts
+    scratch = Path(tempfile.mkdtemp(prefix="lora-grade-all-"))
     try:
         result = subprocess.run(grade_command(course, assignment, entry, out, parts, jobs=jobs), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=grade_timeout(assignment))
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=grade_timeout(assignment),
+                                env={**os.environ, "TMPDIR": str(scratch)})
     except subprocess.TimeoutExpired:
         return record_outcome(out, None, "", f"grading did not finish within {grade_timeout(assignment):g} s")
+    finally:
+        remove_scratch(scratch)
     return record_outcome(out, result.returncode, result.stderr.decode("utf-8", errors="replace"))
+
+
+def remove_scratch(folder: Path, attempts: int = 5) -> None:
+    """Remove a grade's temporary ``folder``; the workers of a grade just killed end with it (their
+    parent-death signal) and may still write for a moment, so a removal that left something is tried again."""
+    for attempt in range(attempts):
+        remove_tree(folder)
+        if not os.path.lexists(folder):
+            return
+        time.sleep(0.2 * (attempt + 1))
 
 
 def gradebook_rows(assignment: Assignment, entries: list[Entry], folder: Path) -> list[dict]:

@@ -13,10 +13,12 @@ import os
 import platform
 import random
 import secrets
+import sys
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -24,7 +26,8 @@ import torch
 from .. import __version__
 from ..core.model import CHECKS
 from ..core.config import Assignment, Course, Part
-from ..core.model import CheckResult, PlannedCheck
+from ..core.model import CheckResult, Outcome, PlannedCheck
+from ..core.untrusted import clean_text
 from ..core.serial import trusted
 from .judge import judge_part, not_run
 from .reference import Reference
@@ -36,6 +39,16 @@ GPU_NOT_RUN = ("needs a CUDA GPU, and none is present here; the course staff com
                "(`course grade SUBMISSION --only gpu --out gpu.json`, then "
                "`course merge-results cpu.json gpu.json --out merged.json`)")
 GPU_HINT_PREFIX = "GPU checks not run:"
+# What a report may hold: every string from a submission or a worker is cleaned of control characters and
+# cut to these lengths (``core.untrusted.clean_text``) before the report is made, so the table and
+# ``results.json`` stay small and show nothing a terminal would act on.
+MAX_WORKER_TEXT = 1000    # each field of an error the worker reports (type, message, where), and `missing`
+MAX_FEEDBACK = 4000       # one check's feedback
+MAX_NOTE = 1000           # one note of a part or of the grade
+MAX_NOTES = 10            # notes of one part (the grade's own: the submission's files left out, ...)
+MAX_STAFF = 20_000        # one line of the staff log
+GRADER_FAILED = ("the grader could not grade this part: an error of the grader, not of your code; the course "
+                 "staff have the details (please tell them)")
 
 
 @dataclass
@@ -46,6 +59,9 @@ class PartReport:
     notes: list[str] = field(default_factory=list)
     # where the part's wall time went, for benchmarks/grade.py (never part of a score)
     timings: dict[str, float] = field(default_factory=dict)
+    # the staff log of this part (a grader error's traceback): stderr and results.json's hidden
+    # ``extra_data.staff``, never the feedback
+    staff: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -65,6 +81,7 @@ class GradeReport:
     seconds: float
     provenance: dict
     notes: list[str] = field(default_factory=list)
+    staff: list[str] = field(default_factory=list)   # the grade's staff log (see PartReport.staff)
 
     @property
     def score(self) -> float:
@@ -155,9 +172,63 @@ def grade_notebook_part(part: Part, submission: Submission, assignment: Assignme
 
 def grade_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
                hide: list[Path], gpu_available: bool, gpu_only: bool = False) -> PartReport:
-    """Grade one part; with ``gpu_only`` its GPU checks alone (the others are left out of the report)."""
-    if part.notebook:
-        return grade_notebook_part(part, submission, assignment, seed, hide)
+    """Grade one part; with ``gpu_only`` its GPU checks alone (the others are left out of the report).
+
+    Whatever happens while the part is read or judged, it ends in a report: an exception of the grader
+    fails the part's checks with :data:`GRADER_FAILED` (its traceback goes to the staff log), and every
+    string of the report is cleaned and capped (:func:`bounded`)."""
+    started = time.monotonic()
+    try:
+        if part.notebook:
+            report = grade_notebook_part(part, submission, assignment, seed, hide)
+        else:
+            report = _grade_module_part(part, submission, assignment, reference, seed, hide, gpu_available, gpu_only)
+    except Exception:  # noqa: BLE001 - one part's failure never costs the grade
+        report = failed_part(part, gpu_available, gpu_only, traceback.format_exc())
+        report.seconds = time.monotonic() - started
+    return bounded(report)
+
+
+def failed_part(part: Part, gpu_available: bool, gpu_only: bool, trace: str) -> PartReport:
+    """The report of a part whose grading raised: every check it would grade failed with the reason."""
+    checks = []
+    for spec in part.checks:
+        if gpu_only and not spec.gpu:
+            continue
+        checks.append(not_run(spec, GPU_NOT_RUN) if spec.gpu and not gpu_available else
+                      CheckResult(spec, CHECKS[spec.id].title, 0.0, "failed", GRADER_FAILED))
+    return PartReport(part=part, checks=checks, staff=[f"{part.id}: the grader failed on this part:\n{trace}"])
+
+
+def bounded_outcome(outcome: Outcome) -> Outcome:
+    """``outcome`` with the strings the worker wrote about an error cleaned and capped before any judge
+    quotes them (a message of megabytes, terminal escapes)."""
+    error = outcome.error and {str(key)[:40]: clean_text(value, MAX_WORKER_TEXT, newlines=key == "message")
+                               for key, value in outcome.error.items()}
+    missing = outcome.missing and clean_text(outcome.missing, MAX_WORKER_TEXT)
+    return replace(outcome, error=error, missing=missing) if (error, missing) != (outcome.error, outcome.missing) \
+        else outcome
+
+
+def bounded(report: PartReport) -> PartReport:
+    """``report`` as it may be shown: feedback, notes and staff lines cleaned and capped, at most
+    :data:`MAX_NOTES` notes."""
+    checks = [replace(check, feedback=clean_text(check.feedback, MAX_FEEDBACK)) for check in report.checks]
+    notes = [clean_text(note, MAX_NOTE) for note in report.notes[:MAX_NOTES]]
+    if len(report.notes) > MAX_NOTES:
+        notes.append(f"... and {len(report.notes) - MAX_NOTES} more notes")
+    staff = [clean_text(line, MAX_STAFF) for line in [*report.staff, *(check.staff for check in report.checks)] if line]
+    return replace(report, checks=checks, notes=notes, staff=staff)
+
+
+def staff_log(lines: list[str]) -> None:
+    """Write ``lines`` to the staff log that the grading process's stderr is (students never see it)."""
+    for line in lines:
+        print(f"course: staff: {line}", file=sys.stderr, flush=True)
+
+
+def _grade_module_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
+                       hide: list[Path], gpu_available: bool, gpu_only: bool) -> PartReport:
     started = time.monotonic()
     specs = [spec for spec in part.checks if spec.gpu or not gpu_only]
     (planned, skipped), _ = trusted(_plan, specs, seed, gpu_available)
@@ -179,7 +250,8 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
                                 warm=part.warm)
             worker_done = time.monotonic()
             want, reference_seconds = reference_run.result()
-        results, judge_seconds = trusted(judge_part, planned, worker.outcomes, want)
+        outcomes = [bounded_outcome(outcome) for outcome in worker.outcomes]
+        results, judge_seconds = trusted(judge_part, planned, outcomes, want)
         judged = {result.spec.id: result for result in results}
         report.timings = {"plan": planned_at - started, "worker_start": worker.startup_seconds,
                           "student_probes": worker.seconds - worker.startup_seconds,
@@ -187,12 +259,12 @@ def grade_part(part: Part, submission: Submission, assignment: Assignment, refer
                           "reference_probes": reference_seconds, "reference_after_worker": time.monotonic()
                           - worker_done - judge_seconds, "judge": judge_seconds}
         if worker.import_error:
-            error = worker.import_error
+            error = {key: clean_text(worker.import_error.get(key, ""), MAX_WORKER_TEXT) for key in ("type", "message", "where")}
             where = f" ({error['where']})" if error.get("where") else ""
             report.notes.append(f"{part.module} could not be imported, so every check of this part failed: "
                                 f"{error['type']}: {error['message']}{where}")
         if worker.output_bytes:
-            shown = worker.output.strip()[:1000]
+            shown = clean_text(worker.output[:MAX_NOTE].strip(), MAX_NOTE)
             report.notes.append(f"your code printed {worker.output_bytes} bytes; the beginning:\n{shown}")
         problems = worker.isolation.get("problems") if worker.isolation else None
         if problems:   # what the student's code caused (a memory limit); walls down are the staff's
@@ -296,6 +368,12 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
     }
     if gpu_only:
         provenance["only"] = "gpu"
-    left_out = [f"submission: {problem}" for problem in submission.problems]  # files the grader did not read
+    # files the grader did not read (their names are the student's)
+    left_out = [clean_text(f"submission: {problem}", MAX_NOTE, newlines=False) for problem in submission.problems]
+    if len(left_out) > MAX_NOTES:
+        left_out = left_out[:MAX_NOTES] + [f"submission: ... and {len(left_out) - MAX_NOTES} more files left out"]
+    staff = [line for report in reports for line in report.staff]
+    staff_log(staff)
     return GradeReport(assignment=assignment, submission=submission.label, seed=seed, parts=reports,
-                       seconds=time.monotonic() - started, provenance=provenance, notes=left_out + gpu_hint(reports))
+                       seconds=time.monotonic() - started, provenance=provenance, notes=left_out + gpu_hint(reports),
+                       staff=staff)

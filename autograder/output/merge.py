@@ -49,6 +49,11 @@ def _test_problem(test: object) -> str | None:
     return None
 
 
+def _staff(results: dict) -> list:
+    staff = (results.get("extra_data") or {}).get("staff")
+    return list(staff) if isinstance(staff, list) else []
+
+
 def _ran(test: dict) -> bool:
     return "status" in test
 
@@ -94,5 +99,7 @@ def merge_results(cpu: dict, gpu: dict) -> dict:
         "output": output,
         "tests": tests,
         "extra_data": {**(cpu.get("extra_data") or {}), "parts": parts, "gpu_provenance": gpu_provenance,
-                       "merged_gpu_checks": replaced},
+                       "merged_gpu_checks": replaced,
+                       # both grades' staff logs (a grader error's traceback), still hidden from students
+                       "staff": [*_staff(cpu), *_staff(gpu)]},
     }

@@ -11,6 +11,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.untrusted import clean_text
 from .gradebook import GradebookError
 from .results import fmt_points
 
@@ -78,7 +79,8 @@ def render_stats(stats: list[Stats], errors: list[dict[str, str]]) -> str:
                      f"{fmt_points(item.minimum):>8}{fmt_points(item.maximum):>8}{item.at_full:>12}")
     if errors:
         lines.append(f"{len(errors)} submissions could not be graded and are left out:")
-        lines += [f"  {row['submission']}: {row['error']}" for row in errors]
+        lines += [f"  {clean_text(row['submission'], 200, newlines=False)}: {clean_text(row['error'], 300, newlines=False)}"
+                  for row in errors]
     return "\n".join(lines)
 
 

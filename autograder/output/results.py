@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import textwrap
 from dataclasses import replace
 from pathlib import Path
 
-from ..engine.grading import GradeReport, gpu_hint
+from ..core.untrusted import clean_text
+from ..engine.grading import MAX_NOTE, GradeReport, gpu_hint
 
 # Gradescope shows a test when its own condition holds; the later in this order, the later it shows.
 VISIBILITY_ORDER = ("visible", "after_due_date", "after_published", "hidden")
@@ -25,17 +25,39 @@ def fmt_points(value: float) -> str:
     return f"{value:g}"
 
 
+def wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    """``text`` as lines of at most ``width`` characters, the first starting with ``first`` and the others
+    with ``rest``; words are kept whole where they fit, a word longer than a line is cut. Linear in
+    ``len(text)`` (``textwrap`` cut a long word one line at a time, copying the rest each time: a 4 MB
+    message took 75 s). ``[]`` for a text of blanks only."""
+    lines: list[str] = []
+    words: list[str] = []
+    used, indent = 0, first
+    piece = max(1, width - max(len(first), len(rest)))
+    for word in text.split():
+        for start in range(0, len(word), piece):
+            chunk = word[start:start + piece]
+            if words and len(indent) + used + 1 + len(chunk) > width:
+                lines.append(indent + " ".join(words))
+                words, used, indent = [], 0, rest
+            used += len(chunk) + (1 if words else 0)
+            words.append(chunk)
+    if words:
+        lines.append(indent + " ".join(words))
+    return lines
+
+
 def render_table(report: GradeReport, width: int = 100) -> str:
     """The report as text: a line per part, a line per check, feedback under each failed check."""
     lines = [f"{report.assignment.title}",
-             f"submission: {report.submission}    seed: {report.seed}", "=" * width]
+             f"submission: {clean_text(report.submission, MAX_NOTE, newlines=False)}    seed: {report.seed}", "=" * width]
     for part in report.parts:
         heading = f"{part.part.id:<9} {part.part.title}"
         score = f"{fmt_points(part.score)} / {fmt_points(part.max_score)}"
         lines.append(f"{heading[: width - len(score) - 2]:<{width - len(score)}}{score}")
         for note in part.notes:
-            lines += textwrap.wrap(note, width - 10, initial_indent="  ! ", subsequent_indent="    ",
-                                   replace_whitespace=False, drop_whitespace=True)
+            for number, paragraph in enumerate(note.splitlines()):
+                lines += wrap(paragraph, width - 10, "  ! " if number == 0 else "    ", "    ")
         for check in part.checks:
             mark = {"passed": "PASS", "failed": "FAIL", "not run": "SKIP"}[check.status]
             points = f"{fmt_points(check.score)} / {fmt_points(check.spec.points)}"
@@ -43,8 +65,7 @@ def render_table(report: GradeReport, width: int = 100) -> str:
             lines.append(f"  {mark}  {name:<20} {points:>11}   {check.title}")
             if check.status != "passed" and check.feedback:
                 for paragraph in check.feedback.splitlines():
-                    lines += textwrap.wrap(paragraph, width - 10, initial_indent=" " * 10,
-                                           subsequent_indent=" " * 12) or [""]
+                    lines += wrap(paragraph, width - 10, " " * 10, " " * 12) or [""]
         lines.append("-" * width)
     total = f"{fmt_points(report.score)} / {fmt_points(report.max_score)}"
     lines.append(f"{'TOTAL':<{width - len(total)}}{total}")
@@ -72,7 +93,7 @@ def to_gradescope(report: GradeReport) -> dict:
     """The Gradescope results dictionary for ``report``."""
     tests = []
     for part_number, part in enumerate(report.parts, start=1):
-        notes = "\n".join(part.notes)
+        notes = clean_text("\n".join(part.notes), 2 * MAX_NOTE)   # repeated under each failed check: kept short
         for check_number, check in enumerate(part.checks, start=1):
             output = check.feedback if check.status != "passed" else "passed"
             if notes and check.status == "failed":
@@ -100,7 +121,9 @@ def to_gradescope(report: GradeReport) -> dict:
         "stdout_visibility": "hidden",
         "tests": tests,
         # gpu_hint: the lines of ``output`` that merge-results drops once the GPU checks are graded
-        "extra_data": {"parts": parts, "provenance": report.provenance, "gpu_hint": gpu_hint(report.parts)},
+        "extra_data": {"parts": parts, "provenance": report.provenance, "gpu_hint": gpu_hint(report.parts),
+                       # the staff log (a grader error's traceback): Gradescope shows students no extra_data
+                       "staff": [*report.staff]},
     }
 
 
@@ -108,11 +131,13 @@ GRADER_ERROR = "grader"          # extra_data.error_kind of a failure to retry o
 SUBMISSION_ERROR = "submission"  # the submission itself cannot be graded: a rerun gives the same
 
 
-def error_results(message: str, kind: str | None = None) -> dict:
+def error_results(message: str, kind: str | None = None, staff: list[str] | None = None) -> dict:
     """The Gradescope results of a submission that could not be graded at all (no package, a broken
     zip): no points and the reason, which the student sees; ``kind`` (``extra_data.error_kind``) tells
-    ``grade-all`` whether a rerun should try again (:data:`GRADER_ERROR`) or not (:data:`SUBMISSION_ERROR`)."""
-    extra = {"error": message, **({"error_kind": kind} if kind else {})}
+    ``grade-all`` whether a rerun should try again (:data:`GRADER_ERROR`) or not (:data:`SUBMISSION_ERROR`);
+    ``staff``: lines for the staff log (``extra_data.staff``), which students never see."""
+    message = clean_text(message, MAX_NOTE, newlines=False)
+    extra = {"error": message, **({"error_kind": kind} if kind else {}), **({"staff": staff} if staff else {})}
     return {"score": 0.0, "output": f"Your submission could not be graded: {message}", "output_format": "text",
             "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": extra}
 
