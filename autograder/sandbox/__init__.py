@@ -443,7 +443,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
     cleanup: list[str] = []
     with work_folder("lora-grade-", cleanup) as workdir:
         _prepare(workdir, submission, package, worker)
-        inputs = WatchedInputs(calls, workdir / "inputs")  # written by the grader, read-only to the worker
+        inputs = WatchedInputs(calls, workdir / "inputs", workdir)  # written by the grader, read-only to the worker
         grants = Grants(calls, workdir, worker, own_uid=worker not in (None, NOBODY))
         if inputs.folders or grants.indices:
             _hand_over(workdir, worker, ("inputs",))

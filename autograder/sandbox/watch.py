@@ -7,6 +7,12 @@ an identical one still unread at the end of its queue, so a thread of the grader
 they come: two opens of one file are merged only when nothing else happened in between and the grader
 had not yet woken up. Used for inputs a probe must read
 a given number of times, such as each character's adapter (``service/loads_once``).
+
+A copy is a file too: the grader also follows the worker's writable folders (``out/`` and ``scratch/`` of
+its work folder, and every folder created in them, added as the kernel reports its creation) and counts
+the opens of every file there, so that an adapter copied once and re-read from the copy on every request
+counts like the original. What the kernel cannot show: bytes re-read from memory, or from a file the
+worker keeps open, or from ``/dev/shm`` (a tmpfs of the worker's own mount namespace).
 """
 
 from __future__ import annotations
@@ -23,7 +29,14 @@ from pathlib import Path
 from ..core.serial import TRUSTED
 
 IN_OPEN = 0x00000020
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_IGNORED = 0x00008000
 IN_Q_OVERFLOW = 0x00004000
+IN_ONLYDIR = 0x01000000
+IN_DONT_FOLLOW = 0x02000000
+IN_ISDIR = 0x40000000
+FOLLOWED_FOLDERS = 512   # folders of the writable area followed at most; more overflow the count
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 _EVENT = struct.Struct("iIII")   # wd, mask, cookie, len; then len bytes of name
@@ -43,15 +56,48 @@ class OpenCounter:
             raise WatchError(f"inotify_init1 failed: {os.strerror(ctypes.get_errno())}")
         self._folders: dict[int, Path] = {}
         self._counts: dict[Path, int] = {}
+        # folders whose new subfolders are watched as they appear: wd -> the names followed (None: any)
+        self._follow: dict[int, frozenset[str] | None] = {}
+        self._followed = 0
         self.overflowed = False
+
+    def _add(self, path: Path, mask: int) -> int:
+        wd = self._libc.inotify_add_watch(self._fd, os.fsencode(path), mask)
+        if wd < 0:
+            raise WatchError(f"inotify_add_watch({path}) failed: {os.strerror(ctypes.get_errno())}")
+        self._folders[wd] = path
+        return wd
 
     def watch(self, folder: Path) -> None:
         """Count opens of every file in ``folder`` and its subfolders (as they are now)."""
         for path in [folder, *(path for path in folder.rglob("*") if path.is_dir() and not path.is_symlink())]:
-            wd = self._libc.inotify_add_watch(self._fd, os.fsencode(path), IN_OPEN)
-            if wd < 0:
-                raise WatchError(f"inotify_add_watch({path}) failed: {os.strerror(ctypes.get_errno())}")
-            self._folders[wd] = path
+            self._add(path, IN_OPEN)
+
+    def follow(self, parent: Path, names: tuple[str, ...]) -> None:
+        """Count opens of every file, now and later, in the folders ``names`` of ``parent`` (also when they
+        are made anew) and in every folder created below them while counting."""
+        self._follow[self._add(parent, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR)] = frozenset(names)
+        for name in names:
+            if (parent / name).is_dir() and not (parent / name).is_symlink():
+                self._follow_tree(parent / name)
+
+    def _follow_tree(self, folder: Path) -> None:
+        """Watch ``folder`` and its subfolders for opens and new subfolders (bounded: FOLLOWED_FOLDERS)."""
+        pending = [folder]
+        while pending:
+            path = pending.pop()
+            if self._followed >= FOLLOWED_FOLDERS:
+                self.overflowed = True   # a worker making folders by the hundred: too much to follow
+                return
+            try:
+                wd = self._add(path, IN_OPEN | IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW)
+                children = [entry for entry in os.scandir(path) if entry.is_dir(follow_symlinks=False)]
+            except (WatchError, OSError):
+                self.overflowed = self.overflowed or path.exists()
+                continue
+            self._follow[wd] = None
+            self._followed += 1
+            pending += [Path(entry.path) for entry in children]
 
     def start(self) -> None:
         """Read events as they come, in a thread of the grading process, until ``stop``."""
@@ -88,7 +134,14 @@ class OpenCounter:
                 offset += _EVENT.size + length
                 if mask & IN_Q_OVERFLOW:
                     self.overflowed = True   # more events than the kernel queues: too many opens to count
-                elif mask & IN_OPEN and name and wd in self._folders:
+                elif mask & IN_IGNORED:
+                    self._folders.pop(wd, None)   # the folder is gone (a wd number may be reused later)
+                    self._follow.pop(wd, None)
+                elif mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO) and name and wd in self._follow:
+                    names = self._follow[wd]
+                    if names is None or os.fsdecode(name) in names:
+                        self._follow_tree(self._folders[wd] / os.fsdecode(name))
+                elif mask & IN_OPEN and not mask & IN_ISDIR and name and wd in self._folders:
                     path = self._folders[wd] / os.fsdecode(name)
                     self._counts[path] = self._counts.get(path, 0) + 1
 
@@ -102,10 +155,14 @@ class WatchedInputs:
     """The input files of a list of calls (``ProbeCall.inputs``), written by the grader under ``root``,
     and their opens counted from ``start`` until ``observe``."""
 
-    def __init__(self, calls: list, root: Path) -> None:
+    WRITABLE = ("out", "scratch")
+    SHOWN = 20   # files of the writable area reported, the most opened first
+
+    def __init__(self, calls: list, root: Path, workdir: Path | None = None) -> None:
+        """``workdir``: the worker's work folder, whose writable folders (``WRITABLE``) are followed too."""
         from ..runtime.probes import get_probe
 
-        self.root, self.folders, self.counter = root, {}, None
+        self.root, self.workdir, self.folders, self.counter = root, workdir, {}, None
         for index, call in enumerate(calls):
             if call.inputs:
                 folder = root / f"{index:04d}"
@@ -120,6 +177,8 @@ class WatchedInputs:
             try:
                 self.counter = OpenCounter()
                 self.counter.watch(self.root)
+                if self.workdir is not None:
+                    self.counter.follow(self.workdir, self.WRITABLE)
             except (WatchError, OSError):
                 if self.counter is not None:
                     self.counter.close()
@@ -134,14 +193,25 @@ class WatchedInputs:
     def observe(self, outcomes: list) -> None:
         """Stop counting; give each outcome of a call with inputs ``observed["opens"]``: every file of its
         folder (relative path) and how often it was opened (``None`` each when the kernel's queue
-        overflowed: too many opens to count)."""
+        overflowed: too many opens to count), and ``observed["written"]``: the files of the worker's
+        writable folders opened most often while the worker ran, by path relative to the work folder, and
+        their opens (``None`` when they could not all be counted; ``{}`` without a work folder)."""
         if self.counter is None:
             return
         counts = self.counter.stop()
         self.counter.close()
+        written: dict[str, int] | None = {}
+        if self.counter.overflowed:
+            written = None
+        elif self.workdir is not None:
+            mine = [(path, count) for path, count in counts.items()
+                    if path.parts[:len(self.workdir.parts) + 1] in
+                    {(*self.workdir.parts, name) for name in self.WRITABLE}]
+            written = {path.relative_to(self.workdir).as_posix()[:200]: count
+                       for path, count in sorted(mine, key=lambda item: -item[1])[:self.SHOWN]}
         for index, folder in self.folders.items():
             if outcomes[index] is not None:
                 files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
                 opens = {path.relative_to(folder).as_posix(): None if self.counter.overflowed else counts.get(path, 0)
                          for path in files}
-                outcomes[index] = dataclasses.replace(outcomes[index], observed={"opens": opens})
+                outcomes[index] = dataclasses.replace(outcomes[index], observed={"opens": opens, "written": written})

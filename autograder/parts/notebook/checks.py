@@ -114,16 +114,21 @@ def free_names(expression: str) -> list[str]:
     return list(dict.fromkeys(name for name in names if name not in bound and not hasattr(builtins, name)))
 
 
-def trained(student: Values, reference: Values) -> bool:
-    """Whether the student's exported adapter is the stated one and lowers the loss the grader computes
-    on the reference's examples by at least a quarter of the reference adapter's drop (never what the
-    notebook reports: its losses are claims)."""
+def learnt(adapter: Any, reference: Values, key: str = "adapter") -> bool:
+    """Whether ``adapter`` (exported tensors) is the stated one and lowers the loss the grader computes on
+    the reference's examples by at least a quarter of the drop of the reference's adapter ``key`` (never
+    what the notebook reports: its losses are claims)."""
     examples, max_length = reference["examples"], reference["max_length"]
     base = recompute.loss(None, examples, max_length)
-    drop = base - recompute.loss(recompute.validate(reference["adapter"]), examples, max_length)
+    drop = base - recompute.loss(recompute.validate(reference[key]), examples, max_length)
     if not drop > 0:
         raise ReferenceMissing("the master notebook's adapter does not lower the grader's loss")
-    return base - recompute.loss(recompute.validate(student["adapter"]), examples, max_length) >= drop / 4
+    return base - recompute.loss(recompute.validate(adapter), examples, max_length) >= drop / 4
+
+
+def trained(student: Values, reference: Values) -> bool:
+    """Whether the adapter of ``result.model`` learnt (:func:`learnt`)."""
+    return learnt(student["adapter"], reference)
 
 
 def same_tensors(got: Any, want: Any) -> bool:
@@ -227,12 +232,15 @@ QUESTIONS: dict[str, Question] = {
               "and `result.total_params` the whole model",
               lambda s, r: trained(s, r) and s["trainable_params"] == r["trainable_params"]
               and s["total_params"] == r["total_params"]))),
+    # the reply of an adapter that learnt nothing is the base model's, whatever serves it: the saved adapter
+    # must have learnt, as question 8 states (the examples and the master's adapter are the master's)
     "q9_service": Question(
-        {"chat_reply": "chat_reply", "saved": SAVED_ADAPTER},
+        {"chat_reply": "chat_reply", "saved": SAVED_ADAPTER, "examples": "examples", "max_length": "MAX_LENGTH"},
         (Test("`chat_reply` is the JSON of Alice's reply, `{\"character\": \"Alice\", \"reply\": <text>}`, and the text "
-              "is the greedy reply (12 new tokens) to \"Who are you?\" of the adapter saved in `adapter_dir`, as "
-              "the grader computes it from that adapter",
-              lambda s, r: s["chat_reply"] == {"character": "Alice", "reply": recompute.reply(
+              "is the greedy reply (12 new tokens) to \"Who are you?\" of the trained adapter saved in `adapter_dir`, "
+              "as the grader computes it from that adapter",
+              lambda s, r: learnt(s["saved"], r, "saved")
+              and s["chat_reply"] == {"character": "Alice", "reply": recompute.reply(
                   recompute.validate(s["saved"]), [{"role": "system", "content": "You are Alice."},
                                                    {"role": "user", "content": "Who are you?"}], 12)},
               hidden=False),)),

@@ -2,6 +2,12 @@
 
 Every check builds a tiny base model and one tiny adapter per character with non-zero ``B`` (so every
 character answers differently), then compares greedy replies with the reference's for the same adapter.
+
+The web API checks (``api_chat``, ``api_errors``, ``page``) judge HTTP statuses and bodies that the probe
+reports from inside the worker (a test client of the student's app; the worker has no network and the
+grading process never runs student code): they are claims, worth 1 point each (``course.yml``), as is
+``loads_once``, whose count of opens cannot see an adapter re-read from memory or from ``/dev/shm``
+(see ``autograder/SECURITY.md``, *What each check trusts*).
 """
 
 from __future__ import annotations
@@ -181,6 +187,34 @@ class LoadsOnce(Check):
             if count > allowed[name] + self.SLACK:
                 raise Fail(f"{what}: {spec['name']}'s adapter file was opened {count} times (loading it once takes "
                            f"{allowed[name]}); load each adapter once, then switch between the loaded adapters by name")
+        # A copy is counted too: every file the worker's code wrote in its writable folders (a temporary
+        # folder included) may be opened no more often than a handed adapter file may.
+        written = (got[0].observed or {}).get("written")
+        if written is None:
+            raise Fail(f"{what}: the files your code wrote were opened too often to count; load each adapter once")
+        limit = max(allowed.values()) + self.SLACK
+        for path, count in written.items():
+            if count > limit:
+                raise Fail(f"{what}: a file your code wrote, {path[:120]!r}, was opened {count} times while the adapters "
+                           f"were served (loading an adapter once opens it at most {max(allowed.values())} times): "
+                           f"re-reading a copy of an adapter on every request reloads it just the same; load each "
+                           f"adapter once, then switch between the loaded adapters by name")
+
+
+RESPONSE_KEYS = {"status": int, "json": object, "content_type": str, "text": str}
+
+
+def responses_of(got: Any, calls: list[dict], what: str) -> list[dict]:
+    """The probe's responses: exactly one ``{status, json, content_type, text}`` per planned request (a
+    shorter list would leave requests unjudged), or :class:`Fail`."""
+    responses = field(result_of(got, what), "responses", what)
+    if not isinstance(responses, list) or len(responses) != len(calls) or not all(
+            isinstance(response, dict) and set(response) == set(RESPONSE_KEYS)
+            and all(isinstance(response[key], kind) and not isinstance(response[key], bool)
+                    for key, kind in RESPONSE_KEYS.items()) for response in responses):
+        raise Fail(f"{what}: expected one response per request ({len(calls)}), each with a status, a body and a "
+                   f"content type; got {fmt_value(responses)} (the result was not of the expected form)")
+    return responses
 
 
 def chat(character: str, content: str, **extra) -> dict:
@@ -202,10 +236,11 @@ class ApiChat(Check):
                                            "calls": calls})]
 
     def judge(self, calls, got, want):
-        value = result_of(got[0], "the web API")
-        responses = field(value, "responses", "the web API")
+        responses = responses_of(got[0], calls[0].args["calls"], "the web API")
         direct = reference_value(want[0], "the web API")["direct"]  # the reference's replies, not the engine's own
         characters = calls[0].args["characters"]
+        if len(direct) != len(calls[0].args["calls"]) - 1:
+            raise RuntimeError("the reference gave no reply for some /api/chat request")
         listing = responses[0]
         if listing["status"] != 200 or not isinstance(listing["json"], list):
             raise Fail(f"GET /api/characters: expected 200 with a JSON list, got {listing['status']}, {shown_body(listing)}")
@@ -244,7 +279,7 @@ class ApiErrors(Check):
                                            "calls": calls})]
 
     def judge(self, calls, got, want):
-        responses = field(result_of(got[0], "the web API"), "responses", "the web API")
+        responses = responses_of(got[0], calls[0].args["calls"], "the web API")
         for (case, status), response in zip(self.CASES, responses):
             what = f"POST /api/chat with {case}"
             if response["status"] != status:
@@ -268,7 +303,7 @@ class Page(Check):
                                            "calls": [{"method": "GET", "path": "/"}, {"method": "GET", "path": "/healthz"}]})]
 
     def judge(self, calls, got, want):
-        page, health = field(result_of(got[0], "the web API"), "responses", "the web API")
+        page, health = responses_of(got[0], calls[0].args["calls"], "the web API")
         if page["status"] != 200 or "text/html" not in page["content_type"] or "<" not in page["text"]:
             raise Fail(f"GET /: expected 200 with an HTML page (content-type text/html), got {page['status']} "
                        f"{page['content_type']!r}, {shown_body(page)}")
