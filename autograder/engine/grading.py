@@ -13,7 +13,6 @@ import os
 import platform
 import random
 import secrets
-import sys
 import tempfile
 import time
 import traceback
@@ -221,12 +220,6 @@ def bounded(report: PartReport) -> PartReport:
     return replace(report, checks=checks, notes=notes, staff=staff)
 
 
-def staff_log(lines: list[str]) -> None:
-    """Write ``lines`` to the staff log that the grading process's stderr is (students never see it)."""
-    for line in lines:
-        print(f"course: staff: {line}", file=sys.stderr, flush=True)
-
-
 def _grade_module_part(part: Part, submission: Submission, assignment: Assignment, reference: Reference, seed: int,
                        hide: list[Path], gpu_available: bool, gpu_only: bool) -> PartReport:
     started = time.monotonic()
@@ -269,7 +262,7 @@ def _grade_module_part(part: Part, submission: Submission, assignment: Assignmen
         problems = worker.isolation.get("problems") if worker.isolation else None
         if problems:   # what the student's code caused (a memory limit); walls down are the staff's
             report.notes.append("sandbox: " + "; ".join(problems))
-        walls.staff_log([f"{part.id}: {line}" for line in worker.isolation.get("staff") or []])
+        report.staff += [f"{part.id}: {line}" for line in worker.isolation.get("staff") or []]
     report.checks = [judged.get(spec.id) or skipped[spec.id] for spec in specs]
     report.seconds = time.monotonic() - started
     return report
@@ -327,7 +320,8 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
     # the rule of :mod:`.sandbox.walls`: no student code runs where nothing keeps the grader's files from it
     guard = walls.preflight(hide, walls.guarded_files(assignment.solution, [course.root / "course.yml",
                                                                             course.root / SECRET_FILE]))
-    walls.staff_log(guard["staff"] + [f"the worker could open {path}" for path in guard["opened"]])
+    guard_staff = guard["staff"] + [f"the worker could open {path}" for path in guard["opened"]]
+    walls.staff_log(guard_staff)
     sandbox = {"walls": {name: wall.get("held", False) for name, wall in guard["walls"].items()},
                "held": guard["held"]}
     if not guard["held"] and not walls.allowed_unsandboxed():
@@ -373,7 +367,7 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
     if len(left_out) > MAX_NOTES:
         left_out = left_out[:MAX_NOTES] + [f"submission: ... and {len(left_out) - MAX_NOTES} more files left out"]
     staff = [line for report in reports for line in report.staff]
-    staff_log(staff)
+    walls.staff_log(staff)
     return GradeReport(assignment=assignment, submission=submission.label, seed=seed, parts=reports,
                        seconds=time.monotonic() - started, provenance=provenance, notes=left_out + gpu_hint(reports),
-                       staff=staff)
+                       staff=guard_staff + staff)
