@@ -15,7 +15,7 @@ import random
 import torch
 
 from . import passages
-from ...core.model import Check, Fail, ProbeCall, Verdict, register
+from ...core.model import Check, Claim, Fail, ProbeCall, Verdict, register
 from ..compare import expect_number, expect_raises, expect_tensor, field, fmt_value, reference_value, result_of
 from ...runtime import common
 from . import probes
@@ -299,10 +299,17 @@ class Labels(Check):
             missing = [name for name in ("input_ids", "attention_mask", "labels") if name not in value["columns"]]
             if missing:
                 raise Fail(f"{what}: the dataset has no column {missing[0]!r} (it has {value['columns']})")
-            rows, wanted = value["rows"], expected["rows"]
+            rows, wanted = field(value, "rows", what), expected["rows"]
+            if not isinstance(rows, dict) or any(not isinstance(rows.get(name), list) for name in wanted):
+                raise Fail(f"{what}: the grader could not read the dataset's columns (the result was not of the "
+                           f"expected form)")
             if len(rows["input_ids"]) != len(wanted["input_ids"]):
                 raise Fail(f"{what}: expected {len(wanted['input_ids'])} row(s), got {len(rows['input_ids'])} (an example "
                            f"with no reply token left after truncation is dropped; no other is)")
+            uneven = [name for name in wanted if len(rows[name]) != len(wanted[name])]
+            if uneven:   # every column is judged row by row: none may be shorter than the others
+                raise Fail(f"{what}: the column {uneven[0]!r} has {len(rows[uneven[0]])} row(s), but the dataset has "
+                           f"{len(wanted['input_ids'])}; every column holds one row per example")
             for name in ("input_ids", "labels", "attention_mask"):
                 for number, (row, wanted_row) in enumerate(zip(rows[name], wanted[name])):
                     if row == wanted_row:
@@ -436,8 +443,44 @@ def expect_learned(mine: float, base: float, theirs: float, what: str) -> None:
                    f"stepping on the adapter's parameters?")
 
 
+# Facts the training probe reports about the student's objects (which parameters require grad, the base
+# weights after training, the losses of every step, their repeatability, the speed): the worker can report
+# anything there, so they are claims. A check raises :class:`Claim` for them only once its recomputed part
+# passed: they cost at most ``CLAIM_POINTS`` of the check (``engine.judge``), so a lie gains no more.
+
+
+def claimed(problem: str | None) -> None:
+    """Raise :class:`Claim` for ``problem``, a failure seen only in what the run reports about itself."""
+    if problem is not None:
+        raise Claim(problem)
+
+
+def _trainable_claims(value: dict, model_seed: int, what: str) -> str | None:
+    """What the worker reports about the trained objects, against the grader's own seeded base model: the
+    first problem, or ``None``."""
+    others = value.get("requires_grad_other")
+    if others:
+        return (f"{what}: parameters outside the adapter are trainable ({fmt_value(others)}); only lora_A and "
+                f"lora_B may require grad: wrap the model with get_peft_model and do not unfreeze the base")
+    # the base weights after training, compared here with the grader's own copy of the base model
+    from ...runtime.tiny_models import byte_tokenizer, tiny_llama
+
+    after = value.get("base_after")
+    base = dict(tiny_llama(model_seed, vocab_size=len(byte_tokenizer())).named_parameters())
+    if not isinstance(after, dict) or set(after) != set(base):
+        return f"{what}: the base model passed to train_adapter lost or gained parameters during training"
+    changed = [name for name, parameter in base.items() if type(after[name]) is not torch.Tensor
+               or after[name].shape != parameter.shape or not torch.equal(after[name], parameter.detach())]
+    if changed:
+        return f"{what}: the base model's weights changed during training ({changed[0]}, ...); only the adapter may train"
+    return None
+
+
 @register
 class Trainable(Check):
+    """The counts (compared with the reference's) and the number of LoRA values the trained model exports
+    decide the check; whether the base stayed frozen and unchanged is what the worker reports (a claim)."""
+
     id = "trainable"
     title = "train_adapter trains only the LoRA factors, counts them right, and leaves the base weights unchanged"
 
@@ -448,22 +491,8 @@ class Trainable(Check):
         what = _describe_training(calls[0].args)
         value = result_of(got[0], what)
         expected = reference_value(want[0], what)
-        others = field(value, "requires_grad_other", what)
-        if others:
-            raise Fail(f"{what}: parameters outside the adapter are trainable ({', '.join(others)}); only lora_A and "
-                       f"lora_B may require grad: wrap the model with get_peft_model and do not unfreeze the base")
-        # the base weights after training, compared here with the grader's own copy of the base model
-        from ...runtime.tiny_models import byte_tokenizer, tiny_llama
-
-        after = field(value, "base_after", what)
-        base = dict(tiny_llama(calls[0].args["model_seed"], vocab_size=len(byte_tokenizer())).named_parameters())
-        if not isinstance(after, dict) or set(after) != set(base):
-            raise Fail(f"{what}: the base model passed to train_adapter lost or gained parameters during training")
-        changed = [name for name, parameter in base.items() if type(after[name]) is not torch.Tensor
-                   or after[name].shape != parameter.shape or not torch.equal(after[name], parameter.detach())]
-        if changed:
-            raise Fail(f"{what}: the base model's weights changed during training ({changed[0]}, ...); "
-                       f"only the adapter may train")
+        if not isinstance(value, dict) or set(value) != set(expected):
+            raise Fail(f"{what}: the result was not of the expected form")
         if value["model_type"] != expected["model_type"]:
             raise Fail(f"{what}: TrainingResult.model should be the {expected['model_type']} that was trained, "
                        f"got {value['model_type']}")
@@ -476,6 +505,7 @@ class Trainable(Check):
         exported = sum(t.numel() for t in adapter.values() if type(t) is torch.Tensor) if isinstance(adapter, dict) else 0
         expect_number(exported, expected["trainable_params"],
                       f"{what}: the LoRA factors of TrainingResult.model (counted by the grader)", kind=int)
+        claimed(_trainable_claims(value, calls[0].args["model_seed"], what))
 
 
 @register
@@ -495,70 +525,122 @@ class LossFalls(Check):
         args = calls[0].args
         what = _describe_training(args)
         value = result_of(got[0], what)
-        losses = field(value, "losses", what)
-        if not isinstance(losses, list) or len(losses) != args["steps"]:
-            raise Fail(f"{what}: TrainingResult.losses should be a list of Python floats, one per step "
-                       f"({args['steps']}; append loss.item()), got {value.get('losses_kind')}")
-        if not all(math.isfinite(loss) for loss in losses):
-            raise Fail(f"{what}: a loss is NaN or infinite: {fmt_value(losses)}")
-        first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
-        if not last <= 0.85 * first:
-            raise Fail(f"{what}: the mean loss of the last 5 steps ({last:.3f}) should be at most 0.85 x that of the "
-                       f"first 5 ({first:.3f}); is the optimizer stepping on the adapter's parameters, and the loss "
-                       f"computed on the labels?")
-        repeat = value.get("repeat_losses")
-        differ = [i for i, (a, b) in enumerate(zip(repeat or [], losses)) if abs(a - b) > 1e-5 * max(1.0, abs(b))]
-        if not isinstance(repeat, list) or differ:
-            step = differ[0] if differ else 0
-            shown = f"step {step + 1} gave {losses[step]:.5f} the first time and {repeat[step]:.5f} the second" \
-                if differ else f"the second run returned {fmt_value(repeat)}"
-            raise Fail(f"{what}: a second run with the same seed gave different losses ({shown}); seed every random "
-                       f"choice (torch.manual_seed, the data order)")
-        tokens = value.get("tokens_per_second")
-        if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or not tokens > 0:
-            raise Fail(f"{what}: TrainingResult.tokens_per_second should be a positive number, got {fmt_value(tokens)}")
-        # the reported losses are claims; the adapter they claim to describe is measured here
+        # recomputed: the adapter the run exported must have learnt, by the grader's own loss ...
         expect_learned(_tiny_loss(args, field(value, "adapter", what), what), _tiny_loss(args),
                        _tiny_loss(args, reference_value(want[0], what)["adapter"], what), what)
+        # ... and the first loss of a one-step run on the whole data set is the reference's (a value of the
+        # student's loss computation, on the grader's inputs)
         first = calls[1].args
-        what = (f"train_adapter(tiny Llama, steps=1, batch_size={first['batch_size']}) on the whole data set at once "
-                f"(with lora_B at zero the first loss is the base model's)")
-        mine = field(result_of(got[1], what), "losses", what)
-        theirs = reference_value(want[1], what)["losses"]
+        described = (f"train_adapter(tiny Llama, steps=1, batch_size={first['batch_size']}) on the whole data set at "
+                     f"once (with lora_B at zero the first loss is the base model's)")
+        mine = field(result_of(got[1], described), "losses", described)
+        theirs = reference_value(want[1], described)["losses"]
         if not isinstance(mine, list) or len(mine) != 1:
-            raise Fail(f"{what}: expected one loss, got {fmt_value(mine)}")
-        expect_number(mine[0], theirs[0], f"{what}: the loss should be the mean cross-entropy of each labelled token "
-                                          f"predicted from the tokens before it (labels -100, padding included, "
+            raise Fail(f"{described}: expected one loss, got {fmt_value(mine)}")
+        expect_number(mine[0], theirs[0], f"{described}: the loss should be the mean cross-entropy of each labelled "
+                                          f"token predicted from the tokens before it (labels -100, padding included, "
                                           f"count for nothing)", rtol=1e-4)
+        claimed(_reported_losses(value, args["steps"], what))
+
+
+def _reported_losses(value: dict, steps: int, what: str) -> str | None:
+    """What the run reports about its own losses (claims): one finite float per step, falling, the same
+    again with the same seed, and a speed; the first problem, or ``None``."""
+    losses = value.get("losses")
+    if not isinstance(losses, list) or len(losses) != steps:
+        return (f"{what}: TrainingResult.losses should be a list of Python floats, one per step ({steps}; append "
+                f"loss.item()), got {value.get('losses_kind')}")
+    if not all(isinstance(loss, float) and math.isfinite(loss) for loss in losses):
+        return f"{what}: a loss is NaN or infinite: {fmt_value(losses)}"
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    if not last <= 0.85 * first:
+        return (f"{what}: the mean loss of the last 5 steps ({last:.3f}) should be at most 0.85 x that of the first 5 "
+                f"({first:.3f}); is the optimizer stepping on the adapter's parameters, and the loss computed on the "
+                f"labels?")
+    repeat = value.get("repeat_losses")
+    if not isinstance(repeat, list) or len(repeat) != len(losses) \
+            or not all(isinstance(loss, float) for loss in repeat):
+        return f"{what}: a second run with the same seed returned {fmt_value(repeat)}; seed every random choice"
+    differ = [i for i, (a, b) in enumerate(zip(repeat, losses)) if not abs(a - b) <= 1e-5 * max(1.0, abs(b))]
+    if differ:
+        step = differ[0]
+        return (f"{what}: a second run with the same seed gave different losses (step {step + 1} gave "
+                f"{losses[step]:.5f} the first time and {repeat[step]:.5f} the second); seed every random choice "
+                f"(torch.manual_seed, the data order)")
+    tokens = value.get("tokens_per_second")
+    if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or not tokens > 0:
+        return f"{what}: TrainingResult.tokens_per_second should be a positive number, got {fmt_value(tokens)}"
+    return None
+
+
+def _saved_logits(args: dict, saved: dict, what: str) -> torch.Tensor:
+    """The logits on ``args["probe_ids"]`` of the grader's own copy of the tiny model with the adapter
+    ``saved`` (what the probe read back from the folder ``save_adapter`` wrote: the config's fields and the
+    adapter file's tensors) loaded by the grading process itself; Fail unless the folder holds exactly the
+    stated adapter."""
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+    files = saved.get("files")
+    if not isinstance(files, dict):
+        raise Fail(f"{what}: the result was not of the expected form")
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        if name not in files:
+            raise Fail(f"{what}: the folder has no {name} (it holds {fmt_value(sorted(map(str, files)))}); use the "
+                       f"PeftModel's save_pretrained")
+    tensors, config = saved.get("tensors"), saved.get("config")
+    if not isinstance(tensors, dict) or not isinstance(config, dict):
+        raise Fail(f"{what}: adapter_config.json or adapter_model.safetensors could not be read")
+    strays = [str(key) for key in tensors if "lora_" not in str(key)]
+    if strays:
+        raise Fail(f"{what}: the adapter file holds base-model weights too ({strays[0][:100]!r}, ...); an adapter is "
+                   f"only the LoRA factors, a few hundred kilobytes instead of the whole model")
+    targets = config.get("target_modules")
+    stated = {"peft_type": "LORA", "r": args["r"], "lora_alpha": args["alpha"],
+              "target_modules": sorted(args["targets"])}
+    found = {**config, "target_modules": sorted(map(str, targets)) if isinstance(targets, (list, dict)) else targets}
+    wrong = [key for key, value in stated.items() if found.get(key) != value]
+    if wrong:
+        raise Fail(f"{what}: adapter_config.json says {wrong[0]} = {fmt_value(found.get(wrong[0]))}, but the model's "
+                   f"adapter has {fmt_value(stated[wrong[0]])}; save the PeftModel's own config")
+    with torch.random.fork_rng(devices=[]):   # the grader's model, adapter and logits; its own random stream kept
+        model = probes.seeded_adapter(args["model_seed"], args["seed"] + 1, args["r"], args["alpha"], args["targets"])
+        layout = get_peft_model_state_dict(model)
+        if set(tensors) != set(layout):
+            missing = sorted(set(layout) - set(tensors))
+            raise Fail(f"{what}: the adapter file's tensors are not the ones PEFT saves and loads"
+                       f"{f' (no {missing[0]!r})' if missing else ''}; PeftModel.from_pretrained would not load them")
+        for name, tensor in layout.items():
+            given = tensors[name]
+            if type(given) is not torch.Tensor or given.shape != tensor.shape or not given.is_floating_point() \
+                    or not bool(torch.isfinite(given).all()):
+                raise Fail(f"{what}: the adapter file's {name} is not a finite tensor of shape {list(tensor.shape)}")
+        set_peft_model_state_dict(model, {name: tensor.to(torch.float32) for name, tensor in tensors.items()})
+        model.eval()
+        with torch.no_grad():
+            return model(input_ids=torch.tensor([args["probe_ids"]])).logits[0]
 
 
 @register
 class SaveLoad(Check):
+    """The probe hands ``save_adapter`` a PeftModel whose adapter is drawn from a seed and sends back what
+    was written; the grading process loads it onto its own copy of the tiny model and compares the logits
+    with those of the adapter the reference saved (nothing about loading is taken from the worker)."""
+
     id = "save_load"
     title = "save_adapter writes a PEFT adapter (LoRA factors only) that PeftModel.from_pretrained loads exactly"
 
     def plan(self, rng):
         args = _training_args(rng, steps=4)
-        return [ProbeCall(probes.save_and_load, {**args, "probe_ids": [rng.randrange(256) for _ in range(12)]},
-                          module="finetune")]
+        return [ProbeCall(probes.save_and_load, {key: args[key] for key in ("model_seed", "seed", "r", "alpha", "targets")}
+                          | {"probe_ids": [rng.randrange(256) for _ in range(12)]}, module="finetune")]
 
     def judge(self, calls, got, want):
-        what = "save_adapter(trained model, folder), then PeftModel.from_pretrained(fresh base, folder)"
-        value = result_of(got[0], what)
-        files = field(value, "files", what)
-        for name in ("adapter_config.json", "adapter_model.safetensors"):
-            if name not in files:
-                raise Fail(f"{what}: the folder has no {name} (it holds {sorted(files)}); use the PeftModel's "
-                           f"save_pretrained")
-        strays = [key for key in value["keys"] if "lora_" not in key]
-        if strays:
-            raise Fail(f"{what}: the adapter file holds base-model weights too ({strays[0]}, ...); an adapter is only "
-                       f"the LoRA factors, a few hundred kilobytes instead of the whole model")
-        expect_tensor(value["loaded_logits"], value["trained_logits"],
-                      f"{what}: the reloaded model's logits against the trained model's", rtol=1e-4, atol=1e-5)
-        if bool((value["trained_logits"] - value["base_logits"]).abs().max() < 1e-6):
-            raise Fail(f"{what}: the trained model computes exactly what the base model computes: the adapter "
-                       f"that was saved never trained")
+        what = "save_adapter(model, folder) of a PeftModel, the folder then loaded onto a fresh base model"
+        args = calls[0].args
+        mine = _saved_logits(args, result_of(got[0], what), what)
+        theirs = _saved_logits(args, reference_value(want[0], what), "the reference's save_adapter")
+        expect_tensor(mine, theirs, f"{what}: the logits of the model loaded from your folder against those of the "
+                                    f"adapter that was saved", rtol=1e-4, atol=1e-5)
 
 
 @register
