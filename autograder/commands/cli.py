@@ -415,6 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-resident", type=int, help="adapters kept loaded at once (default: all)")
     serve.set_defaults(run=cmd_serve)
 
+    from . import export, similarity   # one module per command: its options and its run
+
+    similarity.add_parser(commands, load)
+    export.add_parser(commands, load)
+
     validate = commands.add_parser("validate", help="check course.yml and report every problem")
     validate.set_defaults(run=cmd_validate)
     return parser

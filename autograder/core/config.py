@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,21 @@ class Part:
 
 
 @dataclass(frozen=True)
+class LatePolicy:
+    """``late:`` of an assignment in course.yml: what ``course export`` deducts for lateness.
+
+    A submission after ``due`` plus ``grace_minutes`` is late by whole days, counted up (one minute past
+    the grace is one day); each day deducts ``per_day`` of the assignment's points, at most ``max_deduction``
+    of them; after ``cutoff`` (if set) it earns nothing. An extension moves ``due`` and ``cutoff`` alike."""
+
+    due: datetime                        # aware (the time zone of course.yml)
+    grace_minutes: float = 0.0
+    per_day: float = 0.0                 # share of the points deducted per late day, 0..1
+    max_deduction: float = 1.0           # the cap of all deductions, a share of the points, 0..1
+    cutoff: datetime | None = None       # no credit after it (aware)
+
+
+@dataclass(frozen=True)
 class Assignment:
     id: str
     title: str
@@ -77,6 +93,7 @@ class Assignment:
     release: Path      # absolute
     visibility: str
     parts: tuple[Part, ...]
+    late: LatePolicy | None = None
 
     @property
     def points(self) -> float:
@@ -158,6 +175,14 @@ def slurm_setting_problem(name: str, value: object) -> str | None:
     return "unknown setting"
 
 
+@dataclass(frozen=True)
+class SimilaritySettings:
+    """``similarity:`` of course.yml: the defaults of ``course similarity``."""
+
+    threshold: float = 0.45            # pairs at or above it are flagged (a reason to look, never a verdict)
+    max_share: float | None = None     # k-grams in more than this share of the class count for nothing
+
+
 # The settings of persona.training; their values are written once, in course.yml (there are no defaults here).
 TRAINING_KEYS = ("r", "alpha", "dropout", "steps", "lr", "batch_size", "max_length", "seed", "held_out")
 
@@ -171,6 +196,7 @@ class Course:
     assignments: dict[str, Assignment]
     persona: PersonaSettings | None = None
     cluster: ClusterSettings = ClusterSettings()
+    similarity: SimilaritySettings = SimilaritySettings()
 
     def assignment(self, assignment_id: str | None = None) -> Assignment:
         """The named assignment, or the only one when ``assignment_id`` is ``None``."""
@@ -246,7 +272,8 @@ def load_course(path: Path | str, known_checks: set[str] | None = None) -> Cours
 
     read = _Reader()
     root = path.parent
-    top = read.mapping(data, "(top level)", {"course", "assignments", "persona", "cluster"}, {"course", "assignments"})
+    top = read.mapping(data, "(top level)", {"course", "assignments", "persona", "cluster", "similarity"},
+                       {"course", "assignments"})
     course = read.mapping(top.get("course", {}), "course", {"name", "short"}, {"name"})
     name = read.text(course, "name", "course")
     short = read.text(course, "short", "course", default="course")
@@ -262,10 +289,76 @@ def load_course(path: Path | str, known_checks: set[str] | None = None) -> Cours
         read.problems.append(f"assignments: must be a mapping, got {type(raw_assignments).__name__}")
     persona = _load_persona(read, root, top["persona"]) if "persona" in top else None
     cluster = _load_cluster(read, top["cluster"]) if "cluster" in top else ClusterSettings()
+    similarity = _load_similarity(read, top["similarity"]) if "similarity" in top else SimilaritySettings()
     if read.problems:
         raise ConfigError(path, read.problems)
     return Course(path=path, root=root, name=name, short=short, assignments=assignments, persona=persona,
-                  cluster=cluster)
+                  cluster=cluster, similarity=similarity)
+
+
+def _share(read: _Reader, data: dict, name: str, key: str, default: float | None) -> float | None:
+    """A number in (0, 1] at ``key.name``, or ``default`` when absent."""
+    if name not in data:
+        return default
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        read.problems.append(f"{key}.{name}: must be a number above 0 and at most 1, got {value!r}")
+        return default
+    return float(value)
+
+
+def _load_similarity(read: _Reader, raw: Any) -> SimilaritySettings:
+    data = read.mapping(raw, "similarity", {"threshold", "max_share"}, set())
+    default = SimilaritySettings()
+    return SimilaritySettings(threshold=_share(read, data, "threshold", "similarity", default.threshold),
+                              max_share=_share(read, data, "max_share", "similarity", default.max_share))
+
+
+def _moment(read: _Reader, value: Any, key: str, zone: Any) -> datetime | None:
+    """A date and time of course.yml (``2026-12-11 23:59`` or ISO 8601) in the time zone ``zone``."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day, 23, 59, 59)
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            read.problems.append(f"{key}: must be a date and time like 2026-12-11 23:59, got {value!r}")
+            return None
+    if moment.tzinfo is not None:
+        read.problems.append(f"{key}: give the time without an offset; the zone is late.timezone")
+        return None
+    return moment.replace(tzinfo=zone) if zone is not None else None
+
+
+def _load_late(read: _Reader, raw: Any, key: str) -> LatePolicy | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    data = read.mapping(raw, key, {"due", "timezone", "grace_minutes", "per_day", "max_deduction", "cutoff"},
+                        {"due", "timezone"})
+    zone = None
+    if "timezone" in data:
+        try:
+            zone = ZoneInfo(str(data["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            read.problems.append(f"{key}.timezone: not a time zone name like Europe/Brussels, got {data['timezone']!r}")
+    due = _moment(read, data["due"], f"{key}.due", zone) if "due" in data else None
+    cutoff = _moment(read, data["cutoff"], f"{key}.cutoff", zone) if "cutoff" in data else None
+    grace = data.get("grace_minutes", 0)
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
+        read.problems.append(f"{key}.grace_minutes: must be a number of minutes, 0 or more, got {grace!r}")
+        grace = 0
+    per_day = data.get("per_day", 0)
+    if isinstance(per_day, bool) or not isinstance(per_day, (int, float)) or not 0 <= per_day <= 1:
+        read.problems.append(f"{key}.per_day: must be a share of the points from 0 to 1, got {per_day!r}")
+        per_day = 0
+    cap = _share(read, data, "max_deduction", key, 1.0)
+    if due is not None and cutoff is not None and cutoff < due + timedelta(minutes=grace):
+        read.problems.append(f"{key}.cutoff: must not come before the due date and its grace")
+    if due is None:
+        return None
+    return LatePolicy(due=due, grace_minutes=float(grace), per_day=float(per_day), max_deduction=cap, cutoff=cutoff)
 
 
 def _load_cluster(read: _Reader, raw: Any) -> ClusterSettings:
@@ -286,7 +379,7 @@ def _load_cluster(read: _Reader, raw: Any) -> ClusterSettings:
 def _load_assignment(read: _Reader, root: Path, assignment_id: str, raw: Any,
                      known_checks: set[str]) -> Assignment | None:
     key = f"assignments.{assignment_id}"
-    data = read.mapping(raw, key, {"title", "package", "solution", "release", "visibility", "parts"},
+    data = read.mapping(raw, key, {"title", "package", "solution", "release", "visibility", "parts", "late"},
                         {"title", "package", "solution", "release", "parts"})
     package = read.text(data, "package", key)
     solution = root / read.text(data, "solution", key)
@@ -308,8 +401,9 @@ def _load_assignment(read: _Reader, root: Path, assignment_id: str, raw: Any,
             read.problems.append(f"{key}.parts[{index}].id: duplicate part id {part.id!r}")
         seen.add(part.id)
         parts.append(part)
+    late = _load_late(read, data["late"], f"{key}.late") if "late" in data else None
     return Assignment(id=assignment_id, title=read.text(data, "title", key), package=package,
-                      solution=solution, release=release, visibility=visibility, parts=tuple(parts))
+                      solution=solution, release=release, visibility=visibility, parts=tuple(parts), late=late)
 
 
 def _load_part(read: _Reader, key: str, raw: Any, package: str, solution: Path, visibility: str,
