@@ -104,7 +104,13 @@ def allow_except(root: str, excluded: list[str], access: int) -> list[tuple[str,
     except OSError:
         return rules
     for name in entries:
-        rules += allow_except(os.path.join(root, name), inner, access)
+        path = os.path.join(root, name)
+        if os.path.islink(path):   # Landlock follows it: allowed only if no excluded path lies where it leads
+            real = os.path.realpath(path)
+            if not any(_inside(excluded_path, real) for excluded_path in inner):
+                rules += allow_except(real, inner, access)
+            continue
+        rules += allow_except(path, inner, access)
     return rules
 
 
