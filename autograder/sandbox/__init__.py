@@ -222,7 +222,7 @@ def worker_environment(home: Path) -> dict[str, str]:
 
 def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path], worker: int | None,
             code: str | None = None, env: dict[str, str] | None = None,
-            handed: list[str] = (), warm: Zygote | None = None) -> subprocess.Popen | ForkedProcess:
+            handed: list[str] = (), warm: Zygote | None = None, guarded: list[str] = ()) -> subprocess.Popen | ForkedProcess:
     """Start ``code`` (by default the probe worker) in the sandbox, with ``env`` added to its environment
     (no network interface, not even 127.0.0.1); what it sees is :mod:`.policy`'s: ``hide`` and the usual hidden folders, ``handed`` read-only. With ``warm``, forked
     by that zygote (the same steps, libraries already imported); cold when it cannot be reached."""
@@ -246,6 +246,8 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
     report_read, report_write = os.pipe()
     config["report_fd"] = report_write
     config["parent"] = os.getpid()   # the launcher dies with the grader (a zygote names itself instead)
+    if guarded:
+        config["guarded"] = list(guarded)
     group = cgroup.create(limits.memory_mb, limits.processes)
     config["cgroups"] = group.procs if isinstance(group, cgroup.WorkerGroup) else []
     if warm is not None:
