@@ -14,6 +14,7 @@ laid out like Gradescope's) and ``AUTOGRADER_PYTHON`` the interpreter that ``set
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -23,14 +24,18 @@ from pathlib import Path
 
 from ..core.config import Assignment, Course
 from ..core.errors import CourseError
+from ..core.resources import Resources, container_resources
 from ..engine.grading import PACKAGE_DIR, SECRET_FILE, course_secret, grade
-from ..output.results import error_results, to_gradescope, write_json
+from ..output.results import GRADER_ERROR, error_results, to_gradescope, write_json
 from ..engine.submission import SubmissionError, open_submission
 from .boot import CLI_BOOT
 
 DEFAULT_ROOT = Path("/autograder")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)     # fixed, so the same sources give the same zip
+# The memory to give the autograder on Gradescope where its default (768 MB) is too little: see the
+# README's "Gradescope settings" (measured by benchmarks/gradescope.py).
+RECOMMENDED_MEMORY_MB = 2048
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root and online, when it builds the autograder image.
@@ -80,9 +85,20 @@ set -euo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
 SOURCE="$ROOT/source"
+RESULTS="$ROOT/results/results.json"
 cd "$SOURCE"
-exec "$PYTHON" -I -c {boot} "$SOURCE" --course "$SOURCE/course.yml" --assignment {assignment} \\
-    run-autograder --root "$ROOT"
+status=0
+"$PYTHON" -I -c {boot} "$SOURCE" --course "$SOURCE/course.yml" --assignment {assignment} \\
+    run-autograder --root "$ROOT" || status=$?
+# The grader leaves a result naming the setting to raise before it grades; killed before even that
+# (out of memory while it starts), this one says the same: never "the autograder failed to execute".
+if [ ! -s "$RESULTS" ]; then
+    mkdir -p "$ROOT/results"
+    printf '%s\\n' {stopped} > "$RESULTS"
+fi
+if [ "$status" -ne 0 ]; then
+    echo "run_autograder: the grader ended with status $status; $RESULTS holds what it left" >&2
+fi
 """
 
 
@@ -151,8 +167,8 @@ def autograder_files(course: Course, assignment: Assignment) -> dict[str, bytes]
     files[SECRET_FILE] = course_secret(course) + b"\n"
     files["setup.sh"] = SETUP_SH.format(torch=torch_pin(pyproject), index=TORCH_CPU_INDEX,
                                         smollm2=base_model_pin(pyproject)).encode()
-    files["run_autograder"] = RUN_AUTOGRADER.format(boot=shlex.quote(CLI_BOOT),
-                                                    assignment=shlex.quote(assignment.id)).encode()
+    files["run_autograder"] = RUN_AUTOGRADER.format(boot=shlex.quote(CLI_BOOT), assignment=shlex.quote(assignment.id),
+                                                    stopped=shlex.quote(json.dumps(stopped_results(None)))).encode()
     return files
 
 
@@ -171,15 +187,29 @@ def build_autograder(course: Course, assignment: Assignment, out: Path) -> list[
     return sorted(files)
 
 
+def stopped_results(resources: Resources | None) -> dict:
+    """The result in place while a grade runs (and ``run_autograder``'s own if the grader dies before
+    it writes one): if the kernel kills the grade for memory, or Gradescope for time, the student reads
+    this and the course staff which setting to raise, instead of "the autograder failed to execute"."""
+    here = f" (this container: {resources.short()})" if resources else ""
+    return error_results(
+        f"the autograder was stopped before it finished, most likely for lack of memory or time{here}. "
+        f"Course staff: in the assignment's Gradescope settings raise the autograder's memory to "
+        f"{RECOMMENDED_MEMORY_MB} MB or more (or its timeout), then regrade; the grader's README, \"Gradescope "
+        f"settings\", gives the figures measured", GRADER_ERROR)
+
+
 def run_autograder(course: Course, assignment: Assignment, root: Path) -> dict:
     """Grade ``root/submission`` into ``root/results/results.json`` and return the results.
 
     A submission that cannot be graded at all (no package in it) gets a result with no points and the
     reason, so the student reads why instead of Gradescope's "the autograder failed". The sandboxed
-    worker cannot see the results folder, so it cannot plant a file there.
+    worker cannot see the results folder, so it cannot plant a file there. Until the grade ends the
+    folder holds :func:`stopped_results`: a grade killed for memory or time still leaves a result.
     """
     results = root / "results" / "results.json"
     results.parent.mkdir(parents=True, exist_ok=True)
+    write_json(results, stopped_results(container_resources()))
     try:
         with open_submission(root / "submission", assignment.package) as submission:
             data = to_gradescope(grade(course, assignment, submission, hide_also=(results.parent,)))

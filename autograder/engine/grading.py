@@ -25,6 +25,7 @@ import torch
 from .. import __version__
 from ..core.model import CHECKS
 from ..core.config import Assignment, Course, Part
+from ..core.resources import Resources, container_resources, whole_cores
 from ..core.model import CheckResult, Outcome, PlannedCheck
 from ..core.untrusted import clean_text
 from ..core.serial import trusted
@@ -161,10 +162,15 @@ def grade_notebook_part(part: Part, submission: Submission, assignment: Assignme
                         hide: list[Path]) -> PartReport:
     """A notebook part: the notebook runs in the sandbox and exports its values; its questions are
     judged here, against the master notebook's values, like every other check."""
-    from .notebook import grade_notebook
+    from .notebook import find_notebook, grade_notebook, reference_outcomes
 
     started = time.monotonic()
     timings: dict[str, float] = {}
+    if not part.warm and find_notebook(submission.root, part.notebook):
+        # cold workers (a small container, see grade_settings): the master notebook's run first, not beside
+        # the student's (two notebooks at once were killed for memory at Gradescope's 768 MB)
+        reference_outcomes(part, assignment, hide)
+        timings["master_notebook_first"] = time.monotonic() - started
     checks, notes = grade_notebook(part, assignment, submission.root, hide, seed, timings)
     return PartReport(part=part, checks=checks, seconds=time.monotonic() - started, notes=notes, timings=timings)
 
@@ -290,9 +296,29 @@ def gpu_hint(parts: list[PartReport]) -> list[str]:
             f"`course merge-results cpu.json gpu.json --out merged.json`."]
 
 
+# Below these the grade fits a small container (Gradescope's default: 768 MB for the whole tree), measured
+# by benchmarks/gradescope.py: a warm zygote imports every library of the course at once beside the
+# grading process (~500 MB more than a part's cold worker), and each part graded side by side adds its
+# worker and its reference's run (up to ~450 MB).
+WARM_MEMORY_MB = 2048
+PART_MEMORY_MB = 1024
+
+
+def grade_settings(resources: Resources | None = None) -> tuple[int, bool]:
+    """How many parts to grade side by side, and whether workers fork from a warm zygote, in the container
+    this grader runs in (:func:`.core.resources.container_resources`): a part per whole core of its CPU
+    quota, at most one per :data:`PART_MEMORY_MB` of its memory limit; warm workers only with
+    :data:`WARM_MEMORY_MB` or more (else cold: the zygote's libraries would not fit beside the grade)."""
+    resources = resources or container_resources()
+    jobs = whole_cores(resources)
+    if resources.memory_mb is not None:
+        jobs = max(1, min(jobs, resources.memory_mb // PART_MEMORY_MB))
+    return jobs, resources.memory_mb is None or resources.memory_mb >= WARM_MEMORY_MB
+
+
 def default_jobs() -> int:
-    """Parts graded side by side by default: the cores this process may use."""
-    return max(1, len(os.sched_getaffinity(0)))
+    """Parts graded side by side by default (see :func:`grade_settings`)."""
+    return grade_settings()[0]
 
 
 def grade(course: Course, assignment: Assignment, submission: Submission, seed: int | None = None,
@@ -336,11 +362,15 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
                                        "submission_sha256": submission.digest, "stopped": "no sandbox wall"})
     if not guard["held"]:
         sandbox["unsandboxed"] = True   # --allow-unsandboxed: graded all the same
+    resources = container_resources()
+    fitting_jobs, warm = grade_settings(resources)
+    if not warm:   # too little memory for a zygote beside the grade: every worker starts cold
+        chosen = [replace(part, warm=()) for part in chosen]
     for part in chosen:   # the zygotes import their libraries while the first parts are graded
         zygote.for_libraries(part.warm)
     # the longest budgets first, so that the last part to finish is a short one
     order = sorted(chosen, key=lambda part: -part.time_budget)
-    jobs = max(1, jobs or default_jobs())
+    jobs = max(1, jobs or fitting_jobs)
     # The grading process's own torch work is small (tiny models, one part at a time) and the cores belong
     # to the workers, its neighbours' in a class run included: torch's threads spinning here on a core a
     # worker holds slowed a grade up to eight times.
@@ -358,6 +388,8 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
         "torch": torch.__version__,
         "cuda_available": gpu_available,
         "worker_limits": cgroup.describe_here(),
+        # what the container allows, and the parts at once and warm workers chosen from it
+        "resources": {"limits": resources.describe(), "jobs": jobs, "warm": warm},
         "sandbox": sandbox,   # which walls held (sandbox.walls); "unsandboxed": graded with --allow-unsandboxed
     }
     if gpu_only:
