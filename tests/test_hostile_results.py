@@ -294,3 +294,45 @@ def test_a_grade_killed_by_grade_all_leaves_nothing_in_the_temporary_folder(cour
     left = sorted(path.name for path in private.iterdir())
     assert not left, f"the killed grade left {left}"
     assert json.loads(out.read_text())["extra_data"]["error_kind"] == "grader"
+
+
+@pytest.mark.slow   # three real grades in their own processes (about a minute on two cores)
+def test_grade_all_of_a_class_with_hostile_rows_grades_every_row(course, assignment, reference_with, tmp_path):
+    """A zip with a member twice and a submission whose result files hold a 5,000-digit integer beside an
+    honest submission: each row gets its own results, none a grader failure retried on every rerun."""
+    from autograder.commands.audit import load_exploit
+    from autograder.commands.grade_all import grade_all, read_results, results_folder
+    from autograder.output.gradebook import read_gradebook
+
+    entry = load_exploit(ROOT / "tests" / "exploits" / "matmul_huge_integer_result.py", assignment)
+    reference_with(name="class/honest")
+    reference_with({"matmul.py": entry.source}, name="class/huge_integer")
+    _zip(tmp_path / "class" / "duplicate.zip", [("lora_lab/matmul.py", b"x = 1\n"), ("lora_lab/matmul.py", b"x = 2\n")])
+    gradebook = tmp_path / "grades.csv"
+    summary = grade_all(course, assignment, tmp_path / "class", gradebook, jobs=1, parts=["matmul"], log=lambda line: None)
+    rows = {row["submission"]: row for row in read_gradebook(gradebook)}
+    assert set(rows) == {"honest", "huge_integer", "duplicate"} and set(summary.graded) == set(rows)
+    assert rows["honest"]["total"] == rows["honest"]["max_score"] != "" and not rows["honest"]["error"]
+    assert not rows["huge_integer"]["error"] and 0 < float(rows["huge_integer"]["total"]) < float(rows["honest"]["total"])
+    assert "not a valid .zip" in rows["duplicate"]["error"]
+    kinds = {name: (read_results(results_folder(gradebook) / f"{name}.json")["extra_data"]).get("error_kind")
+             for name in rows}
+    assert kinds == {"honest": None, "huge_integer": None, "duplicate": "submission"}
+
+
+def test_a_grader_failure_outside_the_parts_still_writes_results(tmp_path, monkeypatch):
+    """An exception of the grader outside any part (the reference, the provenance): ``course grade --out``
+    still leaves a results.json, a grader error that grade-all retries, with the traceback for the staff."""
+    from autograder.commands import cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"boom at {ROOT}/autograder/engine/grading.py")
+
+    monkeypatch.setattr(grading, "grade", broken)
+    out = tmp_path / "results.json"
+    with pytest.raises(RuntimeError):
+        cli.main(["--course", str(ROOT / "course.yml"), "grade", str(ROOT / "solutions" / "lora"), "--part", "matmul",
+                  "--out", str(out)])
+    data = json.loads(out.read_text())
+    assert data["extra_data"]["error_kind"] == "grader" and "boom" not in data["output"] + data["extra_data"]["error"]
+    assert "RuntimeError: boom" in data["extra_data"]["staff"][0]

@@ -72,7 +72,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if not args.part or part.id in args.part:
             zygote.for_libraries(part.warm)
     from ..engine.grading import grade
-    from ..output.results import SUBMISSION_ERROR, error_results, render_table, write_json, write_results
+    from ..output.results import GRADER_ERROR, SUBMISSION_ERROR, error_results, render_table, write_json, write_results
     from ..engine.submission import SubmissionError, open_submission
 
     gpu_only = args.only == "gpu"
@@ -92,6 +92,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except SubmissionError as error:
         if args.out:   # what `grade-all` reads: the results say why this submission got no grade
             write_json(Path(args.out), error_results(str(error), SUBMISSION_ERROR))
+        raise
+    except Exception:   # a grader bug outside any part: still a results.json, the traceback for the staff only
+        if args.out:
+            import traceback
+
+            write_json(Path(args.out), error_results("the grader failed on this submission; the course staff have "
+                                                     "the details", GRADER_ERROR, [traceback.format_exc()]))
         raise
     print(render_table(report))
     if args.out:
