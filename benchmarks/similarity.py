@@ -29,6 +29,7 @@ import argparse
 import ast
 import io
 import json
+import math
 import os
 import random
 import re
@@ -418,18 +419,25 @@ def pair_kind(a: Sub, b: Sub) -> str:
 
 RUNNER = ("import json, resource, subprocess, sys, time\n"
           "start = time.perf_counter()\n"
-          "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
-          "print(json.dumps({'seconds': time.perf_counter() - start, 'rc': done.returncode,\n"
+          "try:\n"
+          "    done = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,\n"
+          "                          timeout=float(sys.argv[1]))\n"
+          "    rc, err = done.returncode, done.stderr[-2000:]\n"
+          "except subprocess.TimeoutExpired:\n"
+          "    rc, err = 'timeout', f'still running after {sys.argv[1]} s'\n"
+          "print(json.dumps({'seconds': time.perf_counter() - start, 'rc': rc,\n"
           "                  'peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,\n"
-          "                  'stderr': done.stderr[-2000:]}))\n")
+          "                  'stderr': err}))\n")
+TIMEOUT = 900.0   # seconds one tool may take on one corpus
 
 
-def measure(command: list[str], env: dict | None = None) -> dict:
+def measure(command: list[str]) -> dict:
     """Run ``command`` in a fresh process: its wall time and its peak resident memory (children included)."""
-    done = subprocess.run([sys.executable, "-c", RUNNER, *command], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "-c", RUNNER, str(TIMEOUT), *command], capture_output=True, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["rc"] != 0:
-        raise RuntimeError(f"{command[0]} failed ({result['rc']}): {result['stderr']}")
+        raise RuntimeError(f"{Path(command[0]).name} failed ({result['rc']}, {result['seconds']:.0f} s, "
+                           f"{result['peak_mb']:.0f} MB): {result['stderr'][-300:]}")
     return result
 
 
@@ -459,7 +467,45 @@ const report = await dolos.analyzePaths(paths, ignore);
 const rows = report.allPairs().map(p => [p.leftFile.path, p.rightFile.path, p.similarity]);
 writeFileSync(out, JSON.stringify(rows));
 """
-DOLOS_THRESHOLD = 0.75   # what Dolos' report marks as suspicious by default (its "similarity threshold")
+
+
+def dolos_cutoff(similarities: list[float], step: float = 0.03) -> float:
+    """Dolos' own cut-off, as its report computes it for a class (``guessSimilarityThreshold`` of its web
+    app, web/src/api/utils/cutoff.ts: the most significant local minimum of the histogram of
+    similarities, weighted towards 0.8, and at least the mean)."""
+    values = sorted(similarities)
+    if not values:
+        return 0.75
+    mean = sum(values) / len(values)
+    binned, upper, lower, next_step = [], 0, 0, step
+    for value in values:
+        while value >= next_step:
+            binned.append(upper + lower)
+            lower, upper = upper, 0
+            next_step += step
+        upper += 1
+    binned.append(upper + lower)
+    minima, direction = [], binned[0] < binned[1] if len(binned) > 1 else False
+    for index in range(len(binned) - 1):
+        going_up = binned[index] < binned[index + 1]
+        if going_up != direction:
+            if not direction:
+                minima.append(index)
+            direction = going_up
+
+    def weight(index: float, top: float = 0.8) -> float:
+        a = 0.9 / (1 / 3 - top + top * top)
+        b = -2 * top * a
+        c = -top * top * a - top * b + 0.1
+        return round((a * index * index + b * index + c) * 1000) / 1000
+
+    if not minima:
+        return mean
+    weighted = [(math.sqrt(binned[v]) + 1) * weight(v * step) for v in minima]
+    best = 0
+    for index, value in enumerate(weighted):
+        best = best if weighted[best] < value else index
+    return max(mean, minima[best] * step + step / 2)
 
 
 def run_dolos(flat: Path, starter: Path, dolos: Path, work: Path) -> tuple[dict, float, dict] | str:
@@ -476,7 +522,7 @@ def run_dolos(flat: Path, starter: Path, dolos: Path, work: Path) -> tuple[dict,
     scores = {}
     for left, right, value in json.loads(out.read_text()):
         scores[tuple(sorted((Path(left).stem, Path(right).stem)))] = value
-    return scores, DOLOS_THRESHOLD, cost
+    return scores, dolos_cutoff(list(scores.values())), cost
 
 
 COPYDETECT_SCRIPT = """

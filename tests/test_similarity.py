@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-import random
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -178,3 +178,61 @@ def test_threshold_option_and_bad_threshold(report, tmp_path, capsys):
     assert _pairs(tmp_path / "out")[0]["flagged"] == "0"
     assert main(["similarity", str(klass), "--out", str(tmp_path / "out"), "--threshold", "0"]) == 2
     assert "--threshold must be above 0" in capsys.readouterr().err
+
+
+def test_report_in_chromium(report, tmp_path):
+    """report.html as a person reads it: the ranking, then the first flagged pair side by side, its matching
+    regions coloured alike on both sides and the starter code grey; a screenshot of it (also written to
+    $SIMILARITY_SCREENSHOT when set)."""
+    from test_browser import _chromium, _missing
+
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright is not installed (it is in the `test` extra)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto((report / "report.html").as_uri())
+            assert requests == [(report / "report.html").as_uri()]             # nothing else is fetched
+            assert page.locator("table.rank tr.flagged").count() > 0
+            # every submission of the cluster is in a pair shown side by side
+            linked = page.locator("table.rank tr.flagged:has(a)").evaluate_all(
+                "rows => rows.map(row => [row.cells[1].textContent, row.cells[2].textContent])")
+            assert {name for pair in linked for name in pair} == {
+                "ref", *(f"copy-{level}" for level in LEVELS), "partial-lora", "notebook-only", "ind_b"}
+            number = next(index for index, pair in enumerate(linked)
+                          if "partial-lora" in pair and "ind_b" not in pair)
+            row = page.locator("table.rank tr.flagged:has(a)").nth(number)
+            anchor = row.locator("a").get_attribute("href")
+            row.locator("a").click()                                              # to the partial copy's pair
+            section = page.locator(anchor)
+            assert section.is_visible()
+            assert page.locator(f"{anchor} + p + h3").text_content().startswith("lora.py")   # most similar first
+            sides = page.locator(f"{anchor} ~ h3:has-text('lora.py') + .side").first   # the module it copied
+            left, right = sides.locator("pre").nth(0), sides.locator("pre").nth(1)
+            left_box, right_box = left.bounding_box(), right.bounding_box()
+            assert left_box["x"] + left_box["width"] <= right_box["x"]          # side by side, not stacked
+            assert abs(left_box["y"] - right_box["y"]) < 2
+            colours = [set(pre.locator(".line.match").evaluate_all(
+                "lines => lines.map(line => getComputedStyle(line).backgroundColor)")) for pre in (left, right)]
+            assert colours[0] and colours[0] & colours[1]                       # a region in one colour on both
+            grey = page.locator(".line.starter").first.evaluate("line => getComputedStyle(line).color")
+            assert grey == "rgb(173, 181, 189)"
+            for pre in (left, right):   # each side at its first matching line, as a reader scrolls
+                pre.evaluate("pre => { const line = pre.querySelector('.match');"
+                             " pre.scrollTop = line.offsetTop - pre.offsetTop - 80; }")
+            sides.scroll_into_view_if_needed()
+            page.evaluate("window.scrollBy(0, -60)")
+            shot = tmp_path / "similarity-report.png"
+            page.screenshot(path=str(shot))
+            assert shot.stat().st_size > 10_000
+            if os.environ.get("SIMILARITY_SCREENSHOT"):
+                shutil.copy(shot, os.environ["SIMILARITY_SCREENSHOT"])
+        finally:
+            browser.close()

@@ -20,7 +20,7 @@ from .tokens import Document
 
 PAIR_COLUMNS = ("left", "right", "similarity", "longest_fragment", "total_overlap", "left_covered",
                 "right_covered", "flagged")
-MAX_DETAILED = 40          # flagged pairs shown side by side at most (the most similar first)
+MAX_DETAILED = 40          # flagged pairs shown side by side at most: those that join each cluster first
 MAX_LISTED = 200           # pairs in the ranking table at most (every flagged pair, then the next ones)
 MAX_LINES = 3000           # lines of one document shown at most
 PALETTE = ("#ffd8a8", "#b2f2bb", "#a5d8ff", "#fcc2d7", "#d0bfff", "#ffec99", "#99e9f2", "#ffc9c9")
@@ -95,13 +95,37 @@ def _code(document: Document, own: np.ndarray, fragment: np.ndarray, starter_lin
                     f'{html.escape(text) or " "}</span>')
     if len(document.text.splitlines()) > MAX_LINES:
         rows.append(f'<span class="line cut">... cut after {MAX_LINES} lines</span>')
-    return "\n".join(rows)
+    return "".join(rows)   # each line is a block: no newline between them
 
 
 def _slices(index, entry_number: int) -> dict[str, tuple[int, int]]:
     entry = index.entries[entry_number]
     ends = list(entry.starts[1:].tolist()) + [entry.tokens]
     return {name: (start, end) for name, start, end in zip(entry.documents, entry.starts.tolist(), ends)}
+
+
+def _detailed(flagged: list[Pair]) -> set[tuple[str, str]]:
+    """The flagged pairs shown side by side: first, most similar first, those that join each cluster (a
+    maximum spanning forest: every submission of a cluster is in one of them), then the most similar of
+    the rest, :data:`MAX_DETAILED` in all."""
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        parent.setdefault(name, name)
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    joining, rest = [], []
+    for pair in flagged:
+        a, b = root(pair.left), root(pair.right)
+        if a != b:
+            parent[a] = b
+            joining.append(pair)
+        else:
+            rest.append(pair)
+    return {(pair.left, pair.right) for pair in (joining + rest)[:MAX_DETAILED]}
 
 
 STYLE = """
@@ -111,7 +135,7 @@ h3{font-size:1em;margin:1.2em 0 .4em}
 .note{background:#fff3bf;border-left:4px solid #f59f00;padding:.5em .8em;max-width:60em}
 table.rank{border-collapse:collapse;font-size:.9em} table.rank td,table.rank th{border:1px solid #dee2e6;padding:.2em .6em}
 table.rank tr.flagged td{background:#fff5f5} td.num{text-align:right;font-variant-numeric:tabular-nums}
-.side{display:grid;grid-template-columns:1fr 1fr;gap:.8em}
+.side{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:.8em}
 .side h4{margin:.2em 0;font-size:.9em;font-family:monospace}
 pre{margin:0;font-size:12px;line-height:1.35;border:1px solid #ced4da;overflow-x:auto;max-height:40em;overflow-y:auto}
 .line{display:block;white-space:pre;padding-right:.5em} .no{display:inline-block;width:3.5em;color:#868e96;
@@ -150,6 +174,7 @@ def render_html(analysis: Analysis, load: Callable[[str], list[Document] | None]
         for group in groups:
             write(f"<li>{html.escape(', '.join(group))}</li>")
         write("</ol>\n")
+    detailed = _detailed(flagged)
     listed = analysis.pairs[:max(MAX_LISTED, len(flagged))] if len(flagged) <= MAX_LISTED else flagged[:MAX_LISTED]
     write('<h3>Pairs, most similar first</h3><table class="rank"><tr><th>#</th><th>left</th><th>right</th>'
           '<th>similarity</th><th>longest fragment</th><th>left covered</th><th>right covered</th>'
@@ -158,13 +183,15 @@ def render_html(analysis: Analysis, load: Callable[[str], list[Document] | None]
         if pair.similarity <= 0:
             break
         is_flagged = pair.similarity >= analysis.threshold
-        link = f'<a href="#pair-{rank}">{rank}</a>' if is_flagged and rank <= MAX_DETAILED else str(rank)
+        link = f'<a href="#pair-{rank}">{rank}</a>' if (pair.left, pair.right) in detailed else str(rank)
         write(f'<tr class="{"flagged" if is_flagged else ""}"><td>{link}</td><td>{html.escape(pair.left)}</td>'
               f'<td>{html.escape(pair.right)}</td><td class="num">{pair.similarity:.3f}</td>'
               f'<td class="num">{pair.longest_fragment}</td><td class="num">{pair.left_covered}/{pair.left_total}</td>'
               f'<td class="num">{pair.right_covered}/{pair.right_total}</td><td>{"yes" if is_flagged else ""}</td></tr>\n')
     write("</table>\n")
-    for rank, pair in enumerate(flagged[:MAX_DETAILED], start=1):
+    for rank, pair in enumerate(flagged, start=1):
+        if (pair.left, pair.right) not in detailed:
+            continue
         write(f'<h2 id="pair-{rank}">{rank}. {html.escape(pair.left)} and {html.escape(pair.right)}: '
               f'similarity {pair.similarity:.3f}</h2>\n')
         i, j = numbers[pair.left], numbers[pair.right]
@@ -179,13 +206,13 @@ def render_html(analysis: Analysis, load: Callable[[str], list[Document] | None]
         write('<p class="legend">Matching regions share a colour on both sides; '
               '<span class="starter">starter code</span> counts for nothing.</p>\n')
         right_by_name = {document.name: document for document in right_docs}
-        for document in left_docs:
+        shown_documents = sorted((document for document in left_docs if per_document.get(document.name, 0) > 0),
+                                 key=lambda document: -per_document[document.name])   # the most similar first
+        for document in shown_documents:
             other = right_by_name.get(document.name)
             if other is None or document.name not in left_slices or other.name not in right_slices:
                 continue
             (l0, l1), (r0, r1) = left_slices[document.name], right_slices[other.name]
-            if not ((match.left[l0:l1] >= 0).any() or (match.right[r0:r1] >= 0).any()):
-                continue
             lines = starter_lines.get(document.name, set())
             write(f'<h3>{html.escape(document.name)}: similarity {per_document.get(document.name, 0):.3f}</h3>'
                   f'<div class="side"><div><h4>{html.escape(pair.left)}</h4><pre>'
