@@ -323,13 +323,17 @@ def test_questions_8_and_9_judge_the_adapter_by_what_the_grader_computes_from_it
     def q9(chat_reply, saved=trained):
         check = NotebookQuestion("q9_service", "calling the chat service")
         student = {"chat_reply": {"ok": True, "value": chat_reply}, "saved": {"ok": True, "value": saved}}
-        verdict = check.judge(check.plan(None), [Outcome(ok=True, value=student)], [Outcome(ok=True, value={})])
+        master = {"examples": ALICE, "max_length": 256, "saved": trained}
+        verdict = check.judge(check.plan(None), [Outcome(ok=True, value=student)],
+                              [Outcome(ok=True, value={k: {"ok": True, "value": v} for k, v in master.items()})])
         return 1.0 if verdict is None else verdict.fraction
 
     assert q9({"character": "Alice", "reply": reply}) == 1.0
     assert q9({"character": "Alice", "reply": "I hardly know, sir."}) == 0.0     # a hard-coded reply
     assert q9({"character": "Caterpillar", "reply": reply}) == 0.0
     assert q9({"character": "Alice", "reply": reply}, saved=forged) == 0.0       # the reply of another adapter
+    untrained = _adapter(0)                                                     # lora_B zero: the base model
+    assert q9({"character": "Alice", "reply": recompute.reply(untrained, messages, 12)}, saved=untrained) == 0.0
 
 
 def test_the_master_notebook_runs_once_for_what_decides_its_values(assignment, monkeypatch, tmp_path):
