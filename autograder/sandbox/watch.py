@@ -59,6 +59,10 @@ class OpenCounter:
         # folders whose new subfolders are watched as they appear: wd -> the names followed (None: any)
         self._follow: dict[int, frozenset[str] | None] = {}
         self._followed = 0
+        # opens in the followed folders, by watch and name: a folder made anew (out/ before every launch) is
+        # another watch, so the files of each of its lives are counted apart
+        self.written: dict[tuple[int, str], int] = {}
+        self._paths: dict[int, Path] = {}   # every followed watch's folder, kept after the folder is gone
         self.overflowed = False
 
     def _add(self, path: Path, mask: int) -> int:
@@ -81,6 +85,12 @@ class OpenCounter:
             if (parent / name).is_dir() and not (parent / name).is_symlink():
                 self._follow_tree(parent / name)
 
+    def written_paths(self) -> list[tuple[Path, int]]:
+        """The opens of each file of the followed folders (a file of a folder made anew counted apart),
+        the most opened first."""
+        opens = [(self._paths[wd] / name, count) for (wd, name), count in self.written.items()]
+        return sorted(opens, key=lambda item: -item[1])
+
     def _follow_tree(self, folder: Path) -> None:
         """Watch ``folder`` and its subfolders for opens and new subfolders (bounded: FOLLOWED_FOLDERS)."""
         pending = [folder]
@@ -96,6 +106,7 @@ class OpenCounter:
                 self.overflowed = self.overflowed or path.exists()
                 continue
             self._follow[wd] = None
+            self._paths[wd] = path
             self._followed += 1
             pending += [Path(entry.path) for entry in children]
 
@@ -144,6 +155,8 @@ class OpenCounter:
                 elif mask & IN_OPEN and not mask & IN_ISDIR and name and wd in self._folders:
                     path = self._folders[wd] / os.fsdecode(name)
                     self._counts[path] = self._counts.get(path, 0) + 1
+                    if wd in self._follow:
+                        self.written[wd, os.fsdecode(name)] = self.written.get((wd, os.fsdecode(name)), 0) + 1
 
     def close(self) -> None:
         os.close(self._fd)
@@ -204,11 +217,9 @@ class WatchedInputs:
         if self.counter.overflowed:
             written = None
         elif self.workdir is not None:
-            mine = [(path, count) for path, count in counts.items()
-                    if path.parts[:len(self.workdir.parts) + 1] in
-                    {(*self.workdir.parts, name) for name in self.WRITABLE}]
-            written = {path.relative_to(self.workdir).as_posix()[:200]: count
-                       for path, count in sorted(mine, key=lambda item: -item[1])[:self.SHOWN]}
+            for path, count in self.counter.written_paths()[:self.SHOWN]:
+                name = path.relative_to(self.workdir).as_posix()[:200]
+                written[name] = max(count, written.get(name, 0))
         for index, folder in self.folders.items():
             if outcomes[index] is not None:
                 files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.is_symlink())

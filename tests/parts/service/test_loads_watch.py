@@ -28,8 +28,8 @@ def test_a_copy_made_in_a_new_folder_of_the_writable_area_is_counted_from_outsid
     other.write_bytes(b"y")
     subprocess.run([sys.executable, "-c", f"import os, shutil, time\nos.makedirs({str(copy.parent)!r})\n"
                                           f"time.sleep(0.2)\nshutil.copy({str(adapter)!r}, {str(copy)!r})\n"
-                                          f"for _ in range(5):\n    open({str(copy)!r}, 'rb').read()\n"
-                                          f"    open({str(other)!r}, 'rb').read()"], check=True)
+                                          f"for _ in range(5):\n    open({str(other)!r}, 'rb').read()\n"
+                                          f"    open({str(copy)!r}, 'rb').read()"], check=True)
     counts = counter.stop()
     counter.close()
     assert counts[adapter] == 1 and counts[copy] == 6 and counts[other] == 6 and not counter.overflowed
@@ -71,3 +71,28 @@ def test_observed_names_the_most_opened_files_of_the_writable_area(tmp_path):
     assert observed["opens"]["a0/adapter_model.safetensors"] == 1
     assert observed["written"] == {"scratch/copy": 5, "scratch/other": 4}
     assert list(observed["written"]) == ["scratch/copy", "scratch/other"]   # the most opened first
+
+
+def test_the_files_of_each_life_of_a_folder_made_anew_are_counted_apart(tmp_path):
+    """out/ is made anew before every launch, and each launch writes its own out/import.json: a worker
+    restarted three times must not look like one that re-read a file six times."""
+    from autograder.core.model import ProbeCall
+    from autograder.parts.service import probes
+
+    call = ProbeCall(probes.loads, {"model_seed": 1, "characters": [{"name": "A", "seed": 3}], "requests": [],
+                                    "max_new_tokens": 1}, inputs=probes.adapter_files)
+    (tmp_path / "out").mkdir()
+    inputs = WatchedInputs([call], tmp_path / "inputs", tmp_path)
+    inputs.start()
+    for _ in range(3):
+        (tmp_path / "out" / "import.json").unlink(missing_ok=True)
+        (tmp_path / "out").rmdir()
+        (tmp_path / "out").mkdir()
+        subprocess.run([sys.executable, "-c", f"import time\ntime.sleep(0.2)\n"
+                                              f"open({str(tmp_path / 'out' / 'import.json')!r}, 'w').write('1')\n"
+                                              f"open({str(tmp_path / 'out' / 'other')!r}, 'w').write('1')\n"
+                                              f"open({str(tmp_path / 'out' / 'import.json')!r}).read()"], check=True)
+        (tmp_path / "out" / "other").unlink()
+    outcomes = [Outcome(ok=True, value={})]
+    inputs.observe(outcomes)
+    assert outcomes[0].observed["written"] == {"out/import.json": 2, "out/other": 1}
