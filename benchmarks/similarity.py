@@ -425,9 +425,9 @@ RUNNER = ("import json, resource, subprocess, sys, time\n"
           "    rc, err = done.returncode, done.stderr[-2000:]\n"
           "except subprocess.TimeoutExpired:\n"
           "    rc, err = 'timeout', f'still running after {sys.argv[1]} s'\n"
-          "print(json.dumps({'seconds': time.perf_counter() - start, 'rc': rc,\n"
-          "                  'peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,\n"
-          "                  'stderr': err}))\n")
+          "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+          "print(json.dumps({'seconds': time.perf_counter() - start, 'rc': rc, 'peak_mb': usage.ru_maxrss / 1024,\n"
+          "                  'cpu_seconds': usage.ru_utime + usage.ru_stime, 'stderr': err}))\n")
 TIMEOUT = 900.0   # seconds one tool may take on one corpus
 
 
@@ -670,7 +670,8 @@ def main() -> int:
                 continue
             scores, threshold, cost = outcome
             results["tools"][tool] = {**evaluate(subs, scores, threshold), "seconds": cost["seconds"],
-                                      "peak_mb": cost["peak_mb"]}
+                                      "cpu_seconds": cost["cpu_seconds"], "peak_mb": cost["peak_mb"]}
+        print(render(results), file=sys.stderr, flush=True)   # the table, before the slow timings
         if not args.skip_scale:
             for size in args.sizes:
                 many = scaled(subs, size)
@@ -684,7 +685,8 @@ def main() -> int:
                     except RuntimeError as error:
                         done = str(error)[-200:]
                     timing[tool] = ({"skipped": done} if isinstance(done, str)
-                                    else {"seconds": done[2]["seconds"], "peak_mb": done[2]["peak_mb"]})
+                                    else {key: done[2][key] for key in ("seconds", "cpu_seconds", "peak_mb")})
+                    print(f"{size} submissions, {tool}: {timing[tool]}", file=sys.stderr, flush=True)
                 results["scale"][str(size)] = timing
     print(render(results))
     write_results(RESULTS / "similarity.json", results)
@@ -718,15 +720,15 @@ def render(results: dict) -> str:
         if "skipped" in data:
             lines.append(f"{tool}: skipped: {data['skipped']}")
     if results["scale"]:
-        lines += ["", f"{'submissions':<13}" + "".join(f"{tool:>30}" for tool in ("course similarity", "Dolos",
+        lines += ["", f"{'submissions':<13}" + "".join(f"{tool:>34}" for tool in ("course similarity", "Dolos",
                                                                                    "copydetect"))]
         for size, timing in results["scale"].items():
             cells = f"{size:<13}"
             for tool in ("course similarity", "Dolos", "copydetect"):
                 data = timing.get(tool, {})
-                text = (f"{data['seconds']:.1f} s, {data['peak_mb']:.0f} MB" if "seconds" in data
-                        else "failed: " + data.get("skipped", "")[:20])
-                cells += f"{text:>30}"
+                text = (f"{data['seconds']:.0f} s ({data['cpu_seconds']:.0f} s CPU), {data['peak_mb']:.0f} MB"
+                        if "seconds" in data else "failed: " + data.get("skipped", "")[:24])
+                cells += f"{text:>34}"
             lines.append(cells)
     return "\n".join(lines)
 

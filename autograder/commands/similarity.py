@@ -27,6 +27,7 @@ def add_parser(commands, load: Callable[[argparse.Namespace], Course]) -> None:
     parser.add_argument("--out", default="similarity", help="folder of the report (default: similarity/)")
     parser.add_argument("--threshold", type=float, help="flag pairs at or above this similarity "
                                                          "(default: similarity.threshold of course.yml)")
+    parser.add_argument("--jobs", type=int, help="processes measuring pairs (default: the cores this process may use)")
     parser.set_defaults(run=functools.partial(run, load=load))
 
 
@@ -48,8 +49,12 @@ def _progress(total: int):
 
 
 def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Course]) -> int:
-    from ..tools.similarity.corpus import analyse, clusters, read_submission, starter_documents
-    from ..tools.similarity.report import write_report
+    try:
+        from ..tools.similarity.corpus import analyse, clusters, default_jobs, read_submission, starter_documents
+        from ..tools.similarity.report import write_report
+    except ModuleNotFoundError:   # the Gradescope zip leaves the instructor's tooling out
+        raise CourseError("this copy of the grader has no instructor tooling (autograder/tools/ is left out of the "
+                          "Gradescope zip); run `course similarity` from the course repository") from None
     from ..engine.submission import SubmissionError
 
     course = load(args)
@@ -57,13 +62,16 @@ def run(args: argparse.Namespace, load: Callable[[argparse.Namespace], Course]) 
     threshold = course.similarity.threshold if args.threshold is None else args.threshold
     if not 0 < threshold <= 1:
         raise CourseError(f"--threshold must be above 0 and at most 1, got {threshold:g}")
+    if args.jobs is not None and args.jobs < 1:
+        raise CourseError("--jobs must be at least 1")
     entries, skipped = find_submissions(Path(args.submissions))
     for name in skipped:
         print(f"skipped {name}: neither a folder nor a .zip", file=sys.stderr)
     step, close = _progress(len(entries))
     try:
         analysis = analyse([(entry.name, entry.path) for entry in entries], assignment, threshold,
-                           max_share=course.similarity.max_share, progress=lambda name: step(1))
+                           max_share=course.similarity.max_share, progress=lambda name: step(1),
+                           jobs=args.jobs or default_jobs())
     finally:
         close()
 

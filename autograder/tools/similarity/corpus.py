@@ -5,6 +5,9 @@ listed with the reason, never fatal."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -76,9 +79,43 @@ def clusters(pairs: list[Pair]) -> list[list[str]]:
     return sorted((sorted(group) for group in groups.values()), key=lambda group: (-len(group), group))
 
 
+_FORKED: ClassIndex | None = None    # the index a forked worker measures pairs of (inherited, not copied)
+
+
+def _measure(chunk: list[tuple[int, int]]) -> list[Pair]:
+    assert _FORKED is not None
+    return [_FORKED.compare(i, j) for i, j in chunk]
+
+
+def _compare_all(index: ClassIndex, pairs: list[tuple[int, int]], jobs: int) -> list[Pair]:
+    """Every pair measured, on ``jobs`` forked processes when there are many (the index is shared by
+    fork, copy-on-write; each worker sends back its pairs' measures only)."""
+    global _FORKED
+    if jobs <= 1 or len(pairs) < 2000 or "fork" not in multiprocessing.get_all_start_methods():
+        return [index.compare(i, j) for i, j in pairs]
+    size = max(500, len(pairs) // (jobs * 8))
+    chunks = [pairs[start:start + size] for start in range(0, len(pairs), size)]
+    _FORKED = index
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            return [pair for measured in pool.map(_measure, chunks) for pair in measured]
+    finally:
+        _FORKED = None
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def analyse(submissions: list[tuple[str, Path]], assignment: Assignment, threshold: float,
-            max_share: float | None = None, progress: Callable[[str], None] | None = None) -> Analysis:
-    """Read every submission, index them, measure every pair that shares a fingerprint."""
+            max_share: float | None = None, progress: Callable[[str], None] | None = None,
+            jobs: int = 1) -> Analysis:
+    """Read every submission, index them, measure every pair that shares a fingerprint (on ``jobs``
+    processes)."""
     index = ClassIndex(starter_documents(assignment), max_share=max_share)
     unreadable: dict[str, str] = {}
     names, empty = [], []
@@ -96,10 +133,8 @@ def analyse(submissions: list[tuple[str, Path]], assignment: Assignment, thresho
         if progress:
             progress(name)
     index.build()
-    measured = {}
     candidates = index.candidates()
-    for i, j in candidates:
-        measured[(i, j)] = index.compare(i, j)
+    measured = dict(zip(candidates, _compare_all(index, candidates, jobs)))
     pairs = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):

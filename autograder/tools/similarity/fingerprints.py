@@ -66,15 +66,14 @@ def winnow(hashes: np.ndarray, window: int = WINDOW) -> np.ndarray:
 
 
 def covered(starts: np.ndarray, length: int, k: int = K) -> np.ndarray:
-    """Which of ``length`` tokens lie in a k-gram starting where ``starts`` (a boolean per k-gram) is true."""
-    marks = np.zeros(length + 1, dtype=np.int32)
-    if len(starts):
-        counts = np.concatenate(([0], np.cumsum(starts, dtype=np.int32)))   # counts[i]: starts before i
-        positions = np.arange(length)
-        low = np.clip(positions - k + 1, 0, len(starts))
-        high = np.clip(positions + 1, 0, len(starts))
-        marks[:length] = counts[high] - counts[low]
-    return marks[:length] > 0
+    """Which of ``length`` tokens lie in a k-gram starting where ``starts`` (a boolean per token, or per
+    k-gram of a stream: the first ``len(starts)`` tokens) is true."""
+    marks = np.zeros(length, dtype=np.int32)
+    count = min(len(starts), length)
+    marks[:count] = starts[:count]
+    running = np.cumsum(marks, dtype=np.int32)         # k-grams starting at or before each token
+    running[k:] -= running[:-k].copy()                 # ... minus those that ended before it
+    return running > 0
 
 
 def longest_run(mask: np.ndarray) -> int:

@@ -31,6 +31,7 @@ import numpy as np
 from .fingerprints import K, WINDOW, covered, kgram_hashes, longest_run, token_ids, winnow
 from .tokens import Document
 
+ALL = slice(None)
 MIN_RUN = 16                 # tokens of a matching run at least: shorter ones are idioms anyone writes
 MIN_DOCUMENT_TOKENS = 40     # a document's own tokens (per side) before it can make a pair similar alone
 DOCUMENT_PRIOR = 60          # tokens of no match added to each side of one document: independent solutions
@@ -50,6 +51,8 @@ class Entry:
     positions: np.ndarray         # per k-gram: its first token
     fingerprints: np.ndarray      # indices into hashes: the winnowed ones
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))   # per k-gram, -1: ignored
+    own_total: int = 0                                                # after build(): own tokens
+    slices: dict = field(default_factory=dict)                        # name: (tokens, k-grams, own tokens)
 
     @property
     def tokens(self) -> int:
@@ -146,7 +149,10 @@ class ClassIndex:
             found &= _all_own(entry, self.k)   # a k-gram that touches starter code counts for nothing
             entry.ids = np.where(found, where, -1).astype(np.int64)
             entry.hashes = np.zeros(0, dtype=np.uint64)
-        self._live = len(live)
+            entry.own_total = int(entry.own.sum())
+            entry.slices = {name: (tokens, kgrams, int(entry.own[tokens].sum()))
+                            for name, (tokens, kgrams) in _slices(entry).items()}
+        self._scratch = np.zeros(len(live) + 1, dtype=bool)   # one membership table, cleared after each use
 
     def candidates(self) -> list[tuple[int, int]]:
         """Pairs ``(i, j)``, ``i < j``, that share a winnowed fingerprint, from the inverted index."""
@@ -169,44 +175,49 @@ class ClassIndex:
         left, right = np.nonzero(np.triu(linked, k=1))
         return list(zip(left.tolist(), right.tolist()))
 
-    def _shared(self, mine: Entry, other: Entry, scratch: np.ndarray, mine_kgrams: slice = slice(None),
-                other_kgrams: slice = slice(None)) -> np.ndarray:
-        """Per token of ``mine``: inside a counted k-gram (of ``mine_kgrams``) that ``other`` has too (in
-        ``other_kgrams``), and not starter code."""
+    def _shared(self, mine: Entry, other: Entry, mine_kgrams: slice = ALL, other_kgrams: slice = ALL,
+                tokens: slice = ALL) -> np.ndarray:
+        """Per token of ``mine`` in ``tokens`` (its k-grams ``mine_kgrams``): inside a counted k-gram that
+        ``other`` has too (among ``other_kgrams``), in a run of :data:`MIN_RUN` such tokens, not starter code."""
+        scratch = self._scratch
         theirs = other.ids[other_kgrams]
         live = theirs[theirs >= 0]
         scratch[live] = True
-        ids, positions = mine.ids[mine_kgrams], mine.positions[mine_kgrams]
-        alive = ids >= 0
-        hits = np.zeros(len(ids), dtype=bool)
-        hits[alive] = scratch[ids[alive]]
+        ids = mine.ids[mine_kgrams]
+        hits = scratch[np.maximum(ids, 0)] & (ids >= 0)
         scratch[live] = False
-        starts = np.zeros(mine.tokens, dtype=bool)    # per token: a shared k-gram starts here
-        starts[positions[hits]] = True
-        return _long_runs(covered(starts, mine.tokens, self.k) & mine.own, self.min_run)
+        first = tokens.start or 0
+        length = (tokens.stop if tokens.stop is not None else mine.tokens) - first
+        starts = np.zeros(length, dtype=bool)    # per token: a shared k-gram starts here
+        starts[mine.positions[mine_kgrams][hits] - first] = True
+        return _long_runs(covered(starts, length, self.k) & mine.own[tokens], self.min_run)
 
     def compare(self, i: int, j: int) -> Pair:
         """The measures of submissions ``i`` and ``j``."""
         left, right = self.entries[i], self.entries[j]
-        scratch = np.zeros(self._live + 1, dtype=bool)
-        left_mask, right_mask = self._shared(left, right, scratch), self._shared(right, left, scratch)
-        left_total, right_total = int(left.own.sum()), int(right.own.sum())
+        left_mask, right_mask = self._shared(left, right), self._shared(right, left)
+        left_total, right_total = left.own_total, right.own_total
         left_covered, right_covered = int(left_mask.sum()), int(right_mask.sum())
         total = left_total + right_total
         similarity = (left_covered + right_covered) / total if total else 0.0
         documents = []
-        left_docs, right_docs = _slices(left), _slices(right)
-        for name, (l_tokens, l_kgrams) in left_docs.items():
-            if name not in right_docs:
+        for name, (l_tokens, l_kgrams, own_l) in left.slices.items():
+            if name not in right.slices:
                 continue
-            r_tokens, r_kgrams = right_docs[name]   # only what this document shares with its namesake
-            covered_l = int(self._shared(left, right, scratch, l_kgrams, r_kgrams)[l_tokens].sum())
-            covered_r = int(self._shared(right, left, scratch, r_kgrams, l_kgrams)[r_tokens].sum())
-            own_l, own_r = int(left.own[l_tokens].sum()), int(right.own[r_tokens].sum())
-            value = (covered_l + covered_r) / (own_l + own_r) if own_l + own_r else 0.0
-            documents.append((name, round(value, 4)))
-            if min(own_l, own_r) >= MIN_DOCUMENT_TOKENS:   # a short module's share, shrunk towards 0
-                similarity = max(similarity, (covered_l + covered_r) / (own_l + own_r + 2 * DOCUMENT_PRIOR))
+            r_tokens, r_kgrams, own_r = right.slices[name]
+            if min(own_l, own_r) < MIN_DOCUMENT_TOKENS or not (left_mask[l_tokens].any() and right_mask[r_tokens].any()):
+                # too short to count alone, or nothing shared even with the whole other side: the share of
+                # the whole pair's matches, for the report
+                both = own_l + own_r
+                documents.append((name, round((int(left_mask[l_tokens].sum()) + int(right_mask[r_tokens].sum()))
+                                              / both, 4) if both else 0.0))
+                continue
+            # only what this document shares with its namesake
+            covered_l = int(self._shared(left, right, l_kgrams, r_kgrams, l_tokens).sum())
+            covered_r = int(self._shared(right, left, r_kgrams, l_kgrams, r_tokens).sum())
+            documents.append((name, round((covered_l + covered_r) / (own_l + own_r), 4)))
+            # a module's own share, shrunk towards 0 (a short module needs more evidence)
+            similarity = max(similarity, (covered_l + covered_r) / (own_l + own_r + 2 * DOCUMENT_PRIOR))
         return Pair(left.name, right.name, round(similarity, 4),
                     min(longest_run(left_mask), longest_run(right_mask)), min(left_covered, right_covered),
                     left_covered, right_covered, left_total, right_total, tuple(documents))
@@ -215,8 +226,7 @@ class ClassIndex:
         """Fragments of a pair for the report: each maximal run of shared k-grams on the left is a
         fragment, and the right's tokens in a k-gram of that run carry its number."""
         left, right = self.entries[i], self.entries[j]
-        scratch = np.zeros(self._live + 1, dtype=bool)
-        left_mask = self._shared(left, right, scratch)
+        left_mask = self._shared(left, right)
         edges = np.diff(np.concatenate(([0], left_mask.astype(np.int8), [0])))
         left_fragment = np.full(left.tokens, -1, dtype=np.int64)
         fragment_of_id: dict[int, int] = {}
@@ -226,7 +236,7 @@ class ClassIndex:
             for kgram in left.ids[inside].tolist():
                 if kgram >= 0:
                     fragment_of_id.setdefault(kgram, number)
-        right_mask = self._shared(right, left, scratch)
+        right_mask = self._shared(right, left)
         right_fragment = np.full(right.tokens, -1, dtype=np.int64)
         for kgram, position in zip(right.ids.tolist(), right.positions.tolist()):
             number = fragment_of_id.get(kgram)
@@ -251,11 +261,11 @@ def _long_runs(mask: np.ndarray, minimum: int) -> np.ndarray:
         return mask
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    keep = np.zeros(len(mask) + 1, dtype=np.int32)
+    keep = np.zeros(len(mask) + 1, dtype=np.int8)
     long_ = ends - starts >= minimum
-    np.add.at(keep, starts[long_], 1)
-    np.add.at(keep, ends[long_], -1)
-    return np.cumsum(keep[:-1]) > 0
+    keep[starts[long_]] = 1       # no run starts where another ends: every index is set once
+    keep[ends[long_]] = -1
+    return np.cumsum(keep[:-1], dtype=np.int32) > 0
 
 
 def _slices(entry: Entry) -> dict[str, tuple[slice, slice]]:
