@@ -195,3 +195,24 @@ def test_no_userns_is_an_ordinary_user_refused_namespaces():
     seen = probe(str(CI / "no-userns"))
     assert seen["uid"] == 65534 and int(seen["cap_eff"], 16) == 0
     assert seen["user_ns_refused"] and seen["mount_ns_refused"] and not seen["cgroup_writable"]
+
+
+# --- whole grades in each environment (benchmarks/gradescope.py, minutes at half a core) ----------------
+@needs_harness
+@pytest.mark.slow
+@pytest.mark.parametrize("environment", ["gradescope", "no-userns"])
+def test_the_reference_scores_full_marks_the_stubs_zero_and_the_attacks_gain_nothing(environment, tmp_path):
+    out = tmp_path / "gradescope.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gradescope.py"), "--env", environment,
+                             "--exploits", "subset", "--out", str(out)], capture_output=True, text=True, timeout=3000)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    rows = {row["submission"]: row for row in data["grades"]}
+    reference, stubs = rows["reference"], rows["stubs"]
+    assert reference["max_score"] and reference["score"] == reference["max_score"], reference
+    assert reference["oom_kills"] == 0 and reference["returncode"] == 0, reference
+    if environment == "gradescope":   # the whole tree within Gradescope's default memory
+        assert reference["peak_mb"] <= 768 and reference["chosen"]["jobs"] == 1 and not reference["chosen"]["warm"]
+    assert stubs["score"] == 0 and stubs["max_score"] == reference["max_score"], stubs
+    exploits = data["exploits"][0]
+    assert exploits["exploits"] == exploits["expected"] and not exploits["failed"], exploits

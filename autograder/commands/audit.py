@@ -485,6 +485,9 @@ def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int 
     this grader may be left."""
     with tempfile.TemporaryDirectory(prefix="lora-exploit-") as tmp, _accomplice() as port, \
             _private_tempdir(Path(tmp) / "tmp") as scratch:
+        # a worker of its own uid must pass through to its work folder where no mount namespace binds it
+        # there (a root grader in Gradescope's container): mode 0711, nothing in it can be listed
+        Path(tmp).chmod(0o711)
         submissions = Path(tmp) / "submissions"
         victim, attacker = submissions / "victim", submissions / "attacker"
         _reference_copy(assignment, victim)
