@@ -46,7 +46,8 @@ MAX_WORKER_TEXT = 1000    # each field of an error the worker reports (type, mes
 MAX_FEEDBACK = 4000       # one check's feedback
 MAX_NOTE = 1000           # one note of a part or of the grade
 MAX_NOTES = 10            # notes of one part (the grade's own: the submission's files left out, ...)
-MAX_STAFF = 20_000        # one line of the staff log
+MAX_STAFF = 8000          # one entry of the staff log (a traceback)
+MAX_STAFF_LINES = 40      # entries of one part's staff log
 GRADER_FAILED = ("the grader could not grade this part: an error of the grader, not of your code; the course "
                  "staff have the details (please tell them)")
 
@@ -223,6 +224,7 @@ def bounded(report: PartReport) -> PartReport:
     if len(report.notes) > MAX_NOTES:
         notes.append(f"... and {len(report.notes) - MAX_NOTES} more notes")
     staff = [clean_text(line, MAX_STAFF) for line in [*report.staff, *(check.staff for check in report.checks)] if line]
+    staff = staff[:MAX_STAFF_LINES] + [f"... and {len(staff) - MAX_STAFF_LINES} more"] * (len(staff) > MAX_STAFF_LINES)
     return replace(report, checks=checks, notes=notes, staff=staff)
 
 
