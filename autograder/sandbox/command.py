@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import (OUTPUT_KEPT, ForkedProcess, Limits, _hand_over, _launch, _supervise, _why_it_stopped, _writable,
-               launch_report, worker_identity, zygote)
+from . import zygote
+from .supervise import (OUTPUT_KEPT, ForkedProcess, Limits, _hand_over, _launch, _supervise, _why_it_stopped,
+                        _writable, launch_report, worker_identity)
 
 
 @dataclass

@@ -40,6 +40,16 @@ SUPPORT_FILES = {"tiny_models.py": GRADER_DIR / "runtime" / "tiny_models.py"}
 WORKER_PACKAGE = "grader_runtime"   # the name the worker imports its copy of the runtime under
 
 
+def worker_environment(home: Path) -> dict[str, str]:
+    """A worker's whole environment, its home and temporary folder ``home``."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+            # transformers, datasets and the Hub client must never try the network or the user's caches
+            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "HF_HOME": str(home / "hf"), "TOKENIZERS_PARALLELISM": "false", "MPLCONFIGDIR": str(home),
+            "TQDM_DISABLE": "1", "USER": "grader-worker", "LOGNAME": "grader-worker"}  # its uid has no account
+
+
 def worker_code() -> dict[str, Path]:
     """The grader's code a probe worker gets, ``{path inside the worker's package: source}``: the runtime
     (worker, transport, tiny models, common probes) and each part's ``probes.py``, laid out as in the

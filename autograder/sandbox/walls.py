@@ -24,8 +24,9 @@ import threading
 from pathlib import Path
 
 from ..core.cleanup import work_folder
-from . import Limits, policy
+from . import policy
 from .command import run_command
+from .supervise import Limits
 
 ALLOW_ENV = "LORA_COURSE_ALLOW_UNSANDBOXED"
 KEEPING_FILES = ("namespaces", "landlock", "uid")

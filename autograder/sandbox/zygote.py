@@ -204,7 +204,7 @@ def base_environment() -> dict[str, str]:
     Hub, no progress bars), and pyarrow's allocator the system's. Paths libraries read at import (the
     Hub's cache) lead to the worker's own ``/dev/shm``; a worker gets its own ``HOME`` and ``TMPDIR``
     when forked."""
-    from . import worker_environment
+    from .policy import worker_environment
 
     # pyarrow (datasets) would reserve 1.1 GB of address space for its own allocator, which every forked
     # worker would inherit against its address-space limit; with the system's allocator it reserves none
