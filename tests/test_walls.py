@@ -339,3 +339,33 @@ def test_worker_uids_never_repeat_and_never_belong_to_a_running_process():
     drawn = [sandbox.worker_identity() for _ in range(300)]
     assert len(set(drawn)) == len(drawn) and all(uid in sandbox.WORKER_IDS for uid in drawn)
     assert not set(drawn) & sandbox._running_uids()
+
+
+def test_the_zygote_forks_for_no_worker():
+    """A worker that reached a zygote's socket (same user, named sockets are not Landlock's) would get a
+    fork with a configuration of its own, walls off: the zygote refuses any peer under more seccomp
+    filters than itself, as every worker is."""
+    import socket as sockets
+    import threading
+
+    from autograder.sandbox import zygote_server
+
+    listener = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    listener.bind("\0lora-walls-test-" + str(os.getpid()))
+    listener.listen(2)
+    verdicts = []
+
+    def serve():
+        for _ in range(2):
+            connection, _ = listener.accept()
+            verdicts.append(zygote_server._trusted_peer(connection))
+            connection.close()
+
+    server = threading.Thread(target=serve)
+    server.start()
+    connect = (f"s = socket.socket(socket.AF_UNIX); s.connect({listener.getsockname()!r}); s.recv(1)")
+    child(connect)
+    child(connect, prelude="from autograder.sandbox import seccomp\nseccomp.install()")
+    server.join(timeout=60)
+    listener.close()
+    assert verdicts == [True, False]

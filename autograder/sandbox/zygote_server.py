@@ -16,6 +16,10 @@ configuration's ``python -c CODE`` in this interpreter (a fresh ``__main__``, th
 environment, new random seeds drawn as a new interpreter draws them) instead of exec'ing a new one. Whatever the
 worker does dies with its process: the next launch is forked from the server, which nothing touched.
 
+It forks only for a grading process: a peer under more seccomp filters than the server itself (every
+worker runs under the filter its launcher added, :mod:`.seccomp`) is refused, since a worker of a grader
+that is not root runs as the grader's user and Landlock does not restrict connecting to a named socket.
+
 Replies on the connection: ``PID\\n`` with a pidfd of the child (signals reach exactly that process,
 never a recycled pid), then, when it ended, ``EXITCODE\\n`` (negative: the signal that killed it),
 after every process left in its session was killed. The server ends when its stdin closes (the grading
