@@ -180,10 +180,21 @@ def test_every_wall_holds_where_the_kernel_grants_them():
 
 @landlock_needed
 def test_without_namespaces_landlock_still_keeps_the_grader_s_files():
-    seen = without_namespaces(PREFLIGHT)
+    seen = as_ordinary_user_without_namespaces(PREFLIGHT)
     assert not seen["walls"]["namespaces"]["held"] and "refused" in seen["walls"]["namespaces"]["why"]
     assert seen["walls"]["landlock"]["held"] and seen["walls"]["seccomp"]["held"]
-    assert seen["held"] and not seen["opened"], seen
+    assert seen["held"] and seen["started"] and not seen["opened"], seen
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the worker changes uid only when the grader runs as root")
+def test_a_worker_that_cannot_start_python_stops_the_grade_with_the_reason():
+    """As root without namespaces the worker's own uid must reach the interpreter: where it lies in a
+    folder closed to other users (this machine's /root/.pyenv) every check would fail for every student;
+    the preflight sees it and the grade stops with what to change."""
+    seen = without_namespaces(PREFLIGHT + "\nseen['refusal'] = walls.refusal(seen)")
+    if seen["started"]:
+        pytest.skip("the worker's uid can run this Python here")
+    assert not seen["held"] and "could not start Python" in seen["refusal"] and "every user" in seen["refusal"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can refuse itself Landlock and namespaces and still drop uid")

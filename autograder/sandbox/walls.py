@@ -52,8 +52,8 @@ def guarded_files(solution: Path, course_files: list[Path]) -> list[str]:
 def preflight(hide: list[Path], guarded: list[str]) -> dict:
     """Start one worker as every grade's workers start (cold), with nothing to run, and return what it
     reported: ``walls`` as :mod:`.launcher` records them, ``opened`` (the ``guarded`` files it could
-    open), ``held`` (the rule: no guarded file opened and a wall keeping files held) and ``staff``
-    (what went wrong, one line each). Run once per grading process and set of paths."""
+    open), ``started`` (whether it ran Python at all), ``held`` (the rule: it started, no guarded file
+    opened and a wall keeping files held) and ``staff`` (what went wrong, one line each). Run once per grading process and set of paths."""
     key = tuple(sorted(map(str, hide))) + ("|",) + tuple(guarded)
     with _lock:
         if key in _cache:
@@ -65,8 +65,13 @@ def preflight(hide: list[Path], guarded: list[str]) -> dict:
     walls = report.get("walls") or {}
     opened = report.get("opened", guarded)   # a launcher that did not report: as if every file opened
     keeping = [name for name in KEEPING_FILES if (walls.get(name) or {}).get("held")]
-    result = {"walls": walls, "opened": opened, "keeping": keeping, "held": bool(keeping) and not opened,
-              "staff": list(report.get("staff") or [])}
+    # a worker that cannot even start Python (as root without namespaces, an interpreter inside a folder
+    # closed to other users, such as /root/.pyenv) would fail every check of every student
+    started = ran.returncode == 0
+    last = ran.output.strip().splitlines()[-1:] if not started else []
+    result = {"walls": walls, "opened": opened, "keeping": keeping, "held": bool(keeping) and not opened and started,
+              "started": started, "staff": list(report.get("staff") or [])
+              + [f"the worker could not start Python (exit code {ran.returncode}{': ' + last[0] if last else ''})"] * (not started)}
     with _lock:
         _cache[key] = result
     return result
@@ -76,6 +81,12 @@ def refusal(result: dict) -> str:
     """What course staff read when :func:`preflight` found the grader's files open to the worker."""
     down = "; ".join(f"{name}: {wall.get('why', 'not held')}" for name, wall in result["walls"].items()
                      if not wall.get("held")) or "no wall reported"
+    if not result.get("started", True) and not result["opened"]:
+        return ("The grader stopped before running any student code: the sandboxed worker could not start "
+                f"Python ({'; '.join(result['staff'][-1:])}). Course staff: the worker runs as a uid of its own "
+                "where the grader is root; install the Python environment where every user may read it (not "
+                "under /root or a home folder of mode 700), or grade where namespaces are allowed. To grade "
+                "anyway run `course grade --allow-unsandboxed`.")
     opened = f" The worker could open {', '.join(result['opened'][:4])}." if result["opened"] else ""
     if result["opened"] and (result["walls"].get("uid") or {}).get("held"):
         opened += (" It runs as a uid of its own, but these files are readable by every user: make the course's "
