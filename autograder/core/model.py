@@ -35,8 +35,9 @@ class ProbeCall:
                                 # grader counts their opens (``Outcome.observed``)
     bounded: str | None = None  # a function of the probes that makes the call's secret inputs from ``args``
                                 # and ``context``; the grader hands them over (``inputs``) only when the probe
-                                # asks, after limiting every process of the worker to ``args["headroom_mb"]``
-                                # more memory (``sandbox.bound``; ``Outcome.observed["grant"]``)
+                                # asks, after reading which packages every process of the worker maps and
+                                # (with ``args["headroom_mb"]``) limiting each to that much more memory
+                                # (``sandbox.bound``; ``Outcome.observed["grant"]``)
     reads: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

@@ -1,9 +1,11 @@
 """Memory limits set on the worker from outside it, for a probe that must run under them.
 
-A call with ``ProbeCall.bounded`` (``lora/no_materialise``) asks, through ``out/NNNN.request``, for its
-secret inputs. The grading process then lowers ``RLIMIT_AS`` and ``RLIMIT_DATA`` (soft = hard = what the
-process maps now + ``args["headroom_mb"]``) of every process of the worker with ``prlimit(2)``
-(:mod:`.limiter`), and only then writes the inputs (made from the call's ``args`` and ``context``, which
+A call with ``ProbeCall.bounded`` (``lora/no_materialise``, ``matmul/pure_python``) asks, through
+``out/NNNN.request``, for its secret inputs. The grading process then lowers ``RLIMIT_AS`` and
+``RLIMIT_DATA`` (soft = hard = what the process maps now + ``args["headroom_mb"]``) of every process of the
+worker or, for a call without ``headroom_mb``, reads which installed packages every process of the worker
+maps (``/proc/<pid>/maps``: ``Outcome.observed["grant"]["packages"]``) with ``prlimit(2)`` (:mod:`.limiter`), and only then
+writes the inputs (made from the call's ``args`` and ``context``, which
 the worker never sees) into ``inputs/NNNN/``. Nothing in the worker can undo this: raising a hard limit
 needs ``CAP_SYS_RESOURCE``, which the worker has not (no capabilities, no_new_privs), and patching
 ``resource`` or ``os.fork`` in the student's process changes nothing the kernel enforces. What was done
@@ -25,7 +27,7 @@ from typing import Any
 
 from ..core.serial import TRUSTED
 from ..runtime import transport
-from .limiter import limit_tree
+from .limiter import limit_tree, tree_packages
 
 SECRET = "secret"      # inputs/NNNN/secret.json (+ .safetensors): written only once the limits are set
 REFUSED = "refused"    # inputs/NNNN/refused.json: why no grant came
@@ -103,9 +105,10 @@ class Grants:
             if index in self.observed or not os.path.lexists(self.workdir / "out" / f"{index:04d}.request"):
                 continue
             call, started = self.calls[index], time.monotonic()
-            headroom = int(call.args["headroom_mb"])
+            headroom = call.args.get("headroom_mb")
+            headroom = None if headroom is None else int(headroom)
             try:
-                limited = self._limit(root, headroom)
+                limited, packages = self._limit(root, headroom)
                 write_new(self.workdir, SECRET, secret_inputs(call), "inputs", f"{index:04d}")
             except (OSError, RuntimeError) as error:
                 self.observed[index] = {"granted": False, "why": f"{type(error).__name__}: {error}"[:300]}
@@ -115,14 +118,20 @@ class Grants:
                     pass
                 continue
             self.observed[index] = {"granted": True, "headroom_mb": headroom, "seconds": time.monotonic() - started,
-                                    "processes": len(limited),
+                                    "processes": len(limited), "packages": packages,
                                     "limited": sorted(pid for pid, limits in limited.items() if limits)}
 
-    def _limit(self, root: int, headroom_mb: int) -> dict[int, dict | None]:
-        """Limit the worker's processes: here, or (as root) in a child that first takes the worker's uid."""
+    def _limit(self, root: int, headroom_mb: int | None) -> tuple[dict[int, dict | None], list[str]]:
+        """Limit the worker's processes to ``headroom_mb`` more memory or, without one, read which packages
+        they map: here, or (as root) in a child that first takes the worker's uid (prlimit on, and the maps
+        of, another user's process need ``CAP_SYS_RESOURCE`` and ``CAP_SYS_PTRACE``, which containers drop).
+        A worker that is not dumpable (a warm fork changed its uid without ``exec``) hides its maps from
+        its own uid: only cold workers are measured so."""
         uid = self.worker if self.own_uid else None
         if self.worker is None or os.geteuid() != 0:
-            return limit_tree(root, headroom_mb, uid)
+            if headroom_mb is None:
+                return {}, tree_packages(root, uid)
+            return limit_tree(root, headroom_mb, uid), []
         reading, writing = os.pipe()
         child = os.fork()
         if child == 0:   # only system calls and plain data here: no lock another thread held is needed
@@ -130,8 +139,10 @@ class Grants:
                 os.setgroups([])
                 os.setresgid(self.worker, self.worker, self.worker)
                 os.setresuid(self.worker, self.worker, self.worker)
-                limited = limit_tree(root, headroom_mb, uid, only_uid=self.worker)
-                data = json.dumps({"limited": {str(pid): limits for pid, limits in limited.items()}})
+                packages = tree_packages(root, uid, only_uid=self.worker) if headroom_mb is None else []
+                limited = limit_tree(root, headroom_mb, uid, only_uid=self.worker) if headroom_mb is not None else {}
+                data = json.dumps({"limited": {str(pid): limits for pid, limits in limited.items()},
+                                   "packages": packages})
             except BaseException as error:  # noqa: BLE001 - reported to the parent, which refuses the grant
                 data = json.dumps({"error": f"{type(error).__name__}: {error}"[:300]})
             try:
@@ -149,7 +160,7 @@ class Grants:
             raise RuntimeError("the limiting process did not answer") from None
         if "error" in answer:
             raise RuntimeError(answer["error"])
-        return {int(pid): limits for pid, limits in answer["limited"].items()}
+        return {int(pid): limits for pid, limits in answer["limited"].items()}, [str(name) for name in answer["packages"]]
 
     def observe(self, outcomes: list) -> None:
         """Give each bounded call's outcome ``observed["grant"]`` (``None``: the worker never asked)."""

@@ -1,4 +1,5 @@
-"""Lower the memory limits of every process of a worker, from outside it (``prlimit(2)``).
+"""Lower the memory limits of every process of a worker, from outside it (``prlimit(2)``), and see which
+installed packages its processes have mapped (``/proc/<pid>/maps``).
 
 Used by :mod:`autograder.sandbox.bound`, in the grading process or, when the grader runs as root and the
 worker under a uid of its own, in a process forked from it that takes the worker's uid: prlimit on another
@@ -13,6 +14,8 @@ import os
 import resource
 
 PASSES = 8
+MAX_MAPS = 8 * 1024 * 1024   # bytes of one process's /proc/<pid>/maps read (a few hundred kB in practice)
+PACKAGE_FOLDERS = ("site-packages", "dist-packages")
 
 
 def _processes() -> dict[int, tuple[int, int, int]]:
@@ -73,6 +76,37 @@ def limit_process(pid: int, headroom_mb: int) -> dict[str, int] | None:
         resource.prlimit(pid, which, (target, target))
         limits[name] = target
     return limits
+
+
+def packages_mapped(pid: int) -> set[str]:
+    """The installed packages whose files ``pid`` maps (a shared object of ``numpy`` or ``torch`` is mapped
+    once the package is imported, and stays mapped): the folder under ``site-packages`` of every mapped
+    file, without its ``.libs`` or version suffix. Raises ``PermissionError`` when the process hides its
+    maps (it made itself non-dumpable), ``ProcessLookupError``/``FileNotFoundError`` when it ended."""
+    with open(f"/proc/{pid}/maps", "rb") as handle:
+        data = handle.read(MAX_MAPS)
+    found = set()
+    for line in data.split(b"\n"):
+        path = line.split(maxsplit=5)[5:]
+        parts = path[0].decode("utf-8", "replace").split("/") if path else []
+        for index, part in enumerate(parts[:-1]):
+            if part in PACKAGE_FOLDERS:
+                found.add(parts[index + 1].split(".")[0].split("-")[0])
+                break
+    return found
+
+
+def tree_packages(root: int, uid: int | None = None, only_uid: int | None = None) -> list[str]:
+    """The installed packages mapped by any process of the worker (as :func:`limit_tree` finds them)."""
+    found: set[str] = set()
+    for pid, (_, owner) in worker_tree(root, uid).items():
+        if pid == os.getpid() or (pid == root and only_uid is not None and owner != only_uid):
+            continue
+        try:
+            found |= packages_mapped(pid)
+        except (ProcessLookupError, FileNotFoundError):
+            continue   # it ended
+    return sorted(found)
 
 
 def limit_tree(root: int, headroom_mb: int, uid: int | None = None,

@@ -3,14 +3,13 @@ small transformer-like model, its state dict, dropout, and the memory its forwar
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...runtime.common import await_inputs
 from ...runtime.probes import ITEMS, VALUE, returns
 
 
@@ -265,24 +264,6 @@ def secret_factors(secret: int, n_in: int, n_out: int, r: int, **_: Any) -> dict
             "x": torch.randn(3, n_in, generator=generator)}
 
 
-def _await_inputs(inputs: str, request: str | None, seconds: float = 60.0) -> dict:
-    """The secret inputs in ``inputs``: at once when they are there (the reference), else after asking
-    for them through ``request`` and waiting for the grader, which first limits this process's memory."""
-    from ...runtime import transport
-
-    folder = Path(inputs)
-    if request is not None and not (folder / "secret.json").exists():
-        Path(request).write_text("limit me\n")
-        deadline = time.monotonic() + seconds
-        while not (folder / "secret.json").exists():
-            if (folder / "refused.json").exists():
-                raise RuntimeError(f"the grader could not limit this process: {transport.read(folder / 'refused')}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the grader did not answer the request for the inputs")
-            time.sleep(0.02)
-    return transport.read(folder / "secret", max_bytes=4 * 1024 * 1024)
-
-
 @returns({"output": VALUE, "error": (str, None)})
 def bounded_forward(module: Any, seed: int, n_in: int, n_out: int, r: int, alpha: float, headroom_mb: int,
                     inputs: str, request: str | None = None) -> dict:
@@ -294,7 +275,7 @@ def bounded_forward(module: Any, seed: int, n_in: int, n_out: int, r: int, alpha
     base = _linear(**big_layer(seed, n_in, n_out))
     layer = _layer(module, base, r, alpha, torch.zeros(r, n_in), torch.zeros(n_out, r))
     F.linear(torch.zeros(3, n_in), base.weight)  # the BLAS library's own buffers, before the limit
-    given = _await_inputs(inputs, request)
+    given = await_inputs(inputs, request)   # the grader limits this process's memory first
     try:
         with torch.no_grad():
             layer.lora_A.copy_(given["A"])

@@ -133,8 +133,12 @@ class PurePython(Check):
 
     def plan(self, rng):
         A, B = random_matrix(rng, 2, 3), random_matrix(rng, 3, 2)
-        return [ProbeCall(common.modules_loaded, {"names": self.FORBIDDEN, "calls": [
-            ["matrix_multiply", [A, B]], ["add_bias", [A, [1.0, 2.0, 3.0]]], ["relu", [A]]]})]
+        # the functions run on these, then the probe asks for more calls: the grader first reads which
+        # packages every process of the worker maps (from outside), then hands over ``secret``
+        C, D = random_matrix(rng, 3, 4), random_matrix(rng, 4, 2)
+        return [ProbeCall(common.pure_calls, {"names": self.FORBIDDEN, "calls": [
+            ["matrix_multiply", [A, B]], ["add_bias", [A, [1.0, 2.0, 3.0]]], ["relu", [A]]]},
+            context={"secret": [["matrix_multiply", [C, D]], ["relu", [C]]]}, bounded=common.secret_calls)]
 
     def judge(self, calls, got, want):
         what = "importing lora_lab/matmul.py and calling its functions"
@@ -143,7 +147,18 @@ class PurePython(Check):
         if failed:
             raise Fail(f"this check needs working functions first ({', '.join(map(str, failed))}); it then "
                        f"verifies that they use plain Python only")
-        if used:   # reported by the worker: a claim (SECURITY.md), worth 1 point in course.yml
-            raise Claim(f"lora_lab/matmul.py uses {', '.join(map(str, used))}; part 1 must work on plain Python lists "
-                       f"with loops or comprehensions, so that the arithmetic of a layer is yours (torch comes in "
-                       f"part 2)")
+        grant = (got[0].observed or {}).get("grant")
+        if not grant or not grant.get("granted"):   # observed by the grading process, not reported by the worker
+            why = grant["why"] if grant else "the probe never asked for its inputs"
+            raise Fail(f"{what}: the grader could not see which libraries your code loaded ({why}); do not "
+                       f"change how the grader's probe runs")
+        mapped = sorted(set(self.FORBIDDEN) & set(grant.get("packages", [])))
+        if mapped:   # measured from outside: the worker's processes map these packages' files
+            raise Fail(self.uses(mapped))
+        if used:   # only the worker says so (imported after the grader looked): a claim (SECURITY.md)
+            raise Claim(self.uses(used))
+
+    @staticmethod
+    def uses(modules: list) -> str:
+        return (f"lora_lab/matmul.py uses {', '.join(map(str, modules))}; part 1 must work on plain Python lists "
+                f"with loops or comprehensions, so that the arithmetic of a layer is yours (torch comes in part 2)")
