@@ -359,7 +359,7 @@ def grade(course: Course, assignment: Assignment, submission: Submission, seed: 
                                                                "(see the message below)") for spec in part.checks])
                    for part in chosen]
         return GradeReport(assignment=assignment, submission=submission.label, seed=seed, parts=stopped,
-                           seconds=time.monotonic() - started, notes=[message],
+                           seconds=time.monotonic() - started, notes=[message], staff=guard_staff,
                            provenance={"grader_version": __version__, "seed": seed, "sandbox": sandbox,
                                        "submission_sha256": submission.digest, "stopped": "no sandbox wall"})
     if not guard["held"]:
