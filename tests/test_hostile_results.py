@@ -8,6 +8,7 @@ member, worker strings of megabytes or with terminal escapes, a judge's tracebac
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -336,3 +337,32 @@ def test_a_grader_failure_outside_the_parts_still_writes_results(tmp_path, monke
     data = json.loads(out.read_text())
     assert data["extra_data"]["error_kind"] == "grader" and "boom" not in data["output"] + data["extra_data"]["error"]
     assert "RuntimeError: boom" in data["extra_data"]["staff"][0]
+
+
+def test_a_slurm_task_cancelled_leaves_nothing_in_the_temporary_folder(tmp_path):
+    """Slurm cancels a task with SIGTERM to every process of it: the task's grade wrote in its own TMPDIR,
+    which the task's script removes as it ends."""
+    import signal
+
+    from autograder.commands.slurm import partial, write_script
+
+    out, exits, private = tmp_path / "cpu" / "hal.json", tmp_path / "exit", tmp_path / "tmp"
+    for folder in (out.parent, exits, private):
+        folder.mkdir()
+    grade = ["bash", "-c", 'mkdir "$TMPDIR/lora-submission-x" && touch "$TMPDIR/lora-submission-x/matmul.py" "$0"; '
+                           'sleep 60', str(tmp_path / "started")]
+    write_script(tmp_path / "cpu.sh", [grade], [out], exits, "cpu")
+    task = subprocess.Popen([str(tmp_path / "cpu.sh")], start_new_session=True,
+                            env={**os.environ, "SLURM_ARRAY_TASK_ID": "0", "TMPDIR": str(private)})
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.killpg(task.pid, signal.SIGTERM)   # scancel
+        task.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(task.pid, signal.SIGKILL)
+    assert (tmp_path / "started").exists()
+    assert not list(private.iterdir()), f"the cancelled task left {sorted(p.name for p in private.iterdir())}"
+    assert not out.exists()

@@ -111,7 +111,11 @@ case "$SLURM_ARRAY_TASK_ID" in
 {cases}
   *) echo "no task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;
 esac
-{DIE_WITH_ENV}=$$ "$@"   # the grade dies with this script, even where the process tracker loses it
+# the grade's temporary folders lie in one of the task's, removed as the task ends, cancelled (SIGTERM) too
+scratch=$(mktemp -d "${{TMPDIR:-/tmp}}/lora-grade-all-XXXXXX") || exit 1
+trap 'rm -rf "$scratch"' EXIT
+trap 'exit 143' TERM
+TMPDIR="$scratch" {DIE_WITH_ENV}=$$ "$@"   # the grade dies with this script, even where the process tracker loses it
 code=$?
 if [ -f "$out{PARTIAL}" ]; then mv "$out{PARTIAL}" "$out"; fi
 echo "$code" > {shlex.quote(str(exits))}/{tier}-"$SLURM_ARRAY_TASK_ID".tmp
