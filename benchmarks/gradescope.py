@@ -98,6 +98,8 @@ def grade_row(name: str, harness: list[str], work: Path, archive: Path, submissi
             "oom_kills": result["oom_kills"], "returncode": result["returncode"],
             "chosen": provenance.get("resources"), "walls": provenance.get("sandbox"),
             "message": None if data.get("tests") else data.get("output", "")[:300],
+            "lost": {test["name"]: test.get("output", "")[:300] for test in data.get("tests", [])
+                     if label == "reference" and test.get("score", 0) < test.get("max_score", 0)},
             "command": " ".join([*harness, "--", *env, "run_autograder"])}
 
 
@@ -123,7 +125,8 @@ def exploit_row(name: str, harness: list[str], work: Path, only: list[str] | Non
         rows = json.loads(out.read_text())["exploits"]
     except (OSError, ValueError, KeyError):
         rows = []
-    failed = [row["name"] for row in rows if row["gained"] or row["problems"] or row["outcome"] != "blocked"]
+    failed = {row["name"]: [row["outcome"], f"gained {row['gained']:g}", *row["problems"]] for row in rows
+              if row["gained"] or row["problems"] or row["outcome"] != "blocked"}
     return {"environment": name, "exploits": len(rows), "held": len(rows) - len(failed), "failed": failed,
             "expected": len(only) if only else len(list((ROOT / "tests" / "exploits").glob("*.py"))),
             "wall_s": result["wall_s"], "peak_mb": result["peak_mb"], "oom_kills": result["oom_kills"],
@@ -135,6 +138,7 @@ def main() -> None:
     parser.add_argument("--env", nargs="*", default=["gradescope", "gradescope-recommended", "no-userns"],
                         choices=list(ENVIRONMENTS))
     parser.add_argument("--exploits", choices=("subset", "all", "none"), default="subset")
+    parser.add_argument("--no-grades", action="store_true", help="the exploits alone (no reference, no stubs)")
     parser.add_argument("--out", default=str(RESULTS / "gradescope.json"))
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -145,7 +149,8 @@ def main() -> None:
         archive = build_zip(work)
         grades, exploits = [], []
         for name in args.env:
-            for label, submission in (("reference", ROOT / "solutions" / "lora"), ("stubs", ROOT / "assignments" / "lora")):
+            for label, submission in () if args.no_grades else (("reference", ROOT / "solutions" / "lora"),
+                                                                   ("stubs", ROOT / "assignments" / "lora")):
                 grades.append(grade_row(name, ENVIRONMENTS[name], work, archive, submission, label))
                 print(json.dumps(grades[-1]), flush=True)
             if args.exploits != "none":
@@ -164,8 +169,10 @@ def main() -> None:
         print(f"{row['environment']:<22} {row['submission']:<10} {score:>11} {row['peak_mb']:>8.0f} {row['wall_s']:>7.0f} "
               f"{row['oom_kills']:>9}  {held.get(row['environment'], '-') if row['submission'] == 'reference' else ''}")
     for row in exploits:
+        print(f"{row['environment']}: {row['held']} of {row['expected']} exploits held")
         if row["failed"]:
-            print(f"{row['environment']}: exploits that gained or harmed: {', '.join(row['failed'])}")
+            for exploit, why in row["failed"].items():
+                print(f"{row['environment']}: {exploit} gained or harmed: {'; '.join(why)[:300]}")
     write_results(args.out, {"grades": grades, "exploits": exploits, "exploit_set": args.exploits})
 
 
