@@ -43,8 +43,9 @@ def test_stubs_get_zero_and_every_part_is_reported(grade_folder, assignment):
                 assert check.spec.gpu and "CUDA" in check.feedback
                 continue
             assert check.status == "failed"
-            if part.part.notebook:  # the stub notebook runs; the grader finds no answer in it
-                assert "is not defined when your notebook had run to its end" in check.feedback, check.feedback
+            if part.part.notebook:  # the stub notebook runs; the grader finds no answer in it (a name
+                # undefined, or q9's adapter folder empty)
+                assert "when your notebook had run to its end" in check.feedback, check.feedback
                 continue
             assert "not implemented yet: TODO:" in check.feedback or "NotImplementedError" in check.feedback, \
                 check.feedback
