@@ -13,15 +13,31 @@ from autograder.parts.service.checks import BODY_SHOWN
 
 
 def response(status: int, json=None, text: str = "", content_type: str = "application/json") -> dict:
-    return {"status": status, "json": json, "content_type": content_type, "text": text}
+    return {"status": status, "json": json, "content_type": content_type, "text": text, "error": ""}
 
 
 def failure(check_id: str, responses: list[dict]) -> str:
+    """The feedback of ``check_id`` on the answers the grading process read from the served app."""
     check = CHECKS[check_id]
     calls = check.plan(random.Random(0))
+    grant = {"granted": True, "served": responses}
     with pytest.raises(Fail) as caught:
-        check.judge(calls, [Outcome(ok=True, value={"responses": responses, "direct": []})], [])
+        check.judge(calls, [Outcome(ok=True, value={"direct": []}, observed={"grant": grant})], [])
     return str(caught.value)
+
+
+def test_an_app_that_was_never_served_fails_with_the_reason():
+    check = CHECKS["service/page"]
+    calls = check.plan(random.Random(0))
+    for observed in (None, {"grant": None}, {"grant": {"granted": False, "why": "ServedError: nothing listens"}}):
+        with pytest.raises(Fail) as caught:
+            check.judge(calls, [Outcome(ok=True, value={"direct": []}, observed=observed)], [])
+        assert "could not send its requests to your app" in str(caught.value)
+
+
+def test_a_request_without_answer_says_why():
+    message = failure("service/page", [response(0) | {"error": "no complete answer within 30 s"}, response(200, {})])
+    assert "GET / got no answer: no complete answer within 30 s" in message
 
 
 def test_a_failed_page_shows_the_error_body_that_names_the_missing_file():

@@ -38,12 +38,17 @@ class ProbeCall:
                                 # asks, after reading which packages every process of the worker maps and
                                 # (with ``args["headroom_mb"]``) limiting each to that much more memory
                                 # (``sandbox.bound``; ``Outcome.observed["grant"]``)
+    served: str | None = None   # a function of the probes that gives, from ``args``, the HTTP requests
+                                # ``{method, path, json}`` the grading process itself sends to what the probe
+                                # serves on the Unix socket ``out/NNNN.sock`` once it asks (as a bounded call
+                                # does); the answers are ``Outcome.observed["grant"]["served"]``
+                                # (``sandbox.served``), the probe gets ``{"stop": true}``
     reads: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # a check names its probes by the functions themselves (``ProbeCall(probes.forward, ...)``): the
         # name sent to the worker is derived here, so it is written nowhere else
-        for name in ("probe", "inputs", "bounded"):
+        for name in ("probe", "inputs", "bounded", "served"):
             value = getattr(self, name)
             if callable(value):
                 object.__setattr__(self, name, probe_name(value))

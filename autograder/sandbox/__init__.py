@@ -9,7 +9,8 @@ Each part of it is a module of its own; this file holds no logic, it names what 
   * the walls: namespaces and covers (:mod:`.launcher`), the uid barrier (:mod:`.supervise`),
     :mod:`.landlock`, :mod:`.seccomp`; :mod:`.walls` records which held and stops a grade when none
     keeps the grader's files from the worker;
-  * limits: :mod:`.cgroup`, :mod:`.bound`, :mod:`.limiter`, :mod:`.watch`; warm workers:
+  * limits: :mod:`.cgroup`, :mod:`.bound`, :mod:`.limiter`, :mod:`.watch`; the grader as the HTTP client
+    of what a worker serves on a Unix socket: :mod:`.served`; warm workers:
     :mod:`.zygote`, :mod:`.zygote_server`.
 """
 

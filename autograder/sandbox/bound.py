@@ -14,6 +14,10 @@ is recorded as the call's ``Outcome.observed["grant"]``, made here and nowhere e
 Every process of the worker: the launcher and all its descendants (parents read from ``/proc/*/stat``;
 in the worker's own PID namespace an orphan is adopted by its init, so stays a descendant), plus, when
 the worker has a uid of its own, every process of that uid.
+
+A call with ``ProbeCall.served`` asks the same way once it serves on ``out/NNNN.sock``: the grading process
+then sends the call's requests itself (:mod:`.served`), records the answers as
+``Outcome.observed["grant"]["served"]`` and tells the probe to stop (its inputs: ``{"stop": true}``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any
 
 from ..core.serial import TRUSTED
 from ..runtime import transport
-from .limiter import limit_tree, tree_packages
+from .limiter import limit_tree, tree_packages, worker_tree
+from .served import connector, exchange
 
 SECRET = "secret"      # inputs/NNNN/secret.json (+ .safetensors): written only once the limits are set
 REFUSED = "refused"    # inputs/NNNN/refused.json: why no grant came
@@ -81,7 +86,7 @@ class Grants:
 
     def __init__(self, calls: list, workdir: Path, worker: int | None, own_uid: bool) -> None:
         self.calls, self.workdir, self.worker, self.own_uid = calls, workdir, worker, own_uid
-        self.indices = [index for index, call in enumerate(calls) if call.bounded]
+        self.indices = [index for index, call in enumerate(calls) if call.bounded or call.served]
         self.observed: dict[int, dict] = {}
         for index in self.indices:
             (workdir / "inputs" / f"{index:04d}").mkdir(parents=True)
@@ -97,7 +102,8 @@ class Grants:
     def end(self, start: int) -> int:
         """Where a launch that starts at ``start`` stops: after the first bounded call (its limits stay
         with the process, so the calls after it get a fresh worker)."""
-        return next((index + 1 for index in self.indices if index >= start), len(self.calls))
+        return next((index + 1 for index in self.indices if index >= start and self.calls[index].bounded),
+                    len(self.calls))
 
     def poll(self, root: int) -> None:
         """Answer each request now in ``out/``: limit the worker, then write the inputs (or say why not)."""
@@ -105,6 +111,9 @@ class Grants:
             if index in self.observed or not os.path.lexists(self.workdir / "out" / f"{index:04d}.request"):
                 continue
             call, started = self.calls[index], time.monotonic()
+            if call.served:
+                self.observed[index] = self._serve(index, call, root)
+                continue
             headroom = call.args.get("headroom_mb")
             headroom = None if headroom is None else int(headroom)
             try:
@@ -120,6 +129,35 @@ class Grants:
             self.observed[index] = {"granted": True, "headroom_mb": headroom, "seconds": time.monotonic() - started,
                                     "processes": len(limited), "packages": packages,
                                     "limited": sorted(pid for pid, limits in limited.items() if limits)}
+
+    def _serve(self, index: int, call: Any, root: int) -> dict:
+        """Query what call ``index`` serves on ``out/NNNN.sock`` (its requests: ``served(**args)``), then tell
+        the probe to stop; the answers, measured here, are the grant's ``served``."""
+        started, served = time.monotonic(), None
+        uid = self.worker if self.own_uid else None
+        try:
+            from ..runtime.probes import get_probe
+
+            with TRUSTED:
+                calls = get_probe(call.served)(**call.args, **call.context)
+            folder = _open_folder(self.workdir, "out")
+            try:
+                connect = connector(folder, f"{index:04d}.sock", lambda: set(worker_tree(root, uid)))
+                served = exchange(connect, calls)
+            finally:
+                os.close(folder)
+        except (OSError, RuntimeError) as error:
+            why = f"{type(error).__name__}: {error}"[:300]
+            try:
+                write_new(self.workdir, REFUSED, {"why": why}, "inputs", f"{index:04d}")
+            except OSError:
+                pass
+            return {"granted": False, "why": why}
+        try:
+            write_new(self.workdir, SECRET, {"stop": True}, "inputs", f"{index:04d}")
+        except OSError:
+            pass   # the probe waits in vain and ends on its own timeout; the answers stand
+        return {"granted": True, "served": served, "seconds": time.monotonic() - started}
 
     def _limit(self, root: int, headroom_mb: int | None) -> tuple[dict[int, dict | None], list[str]]:
         """Limit the worker's processes to ``headroom_mb`` more memory or, without one, read which packages

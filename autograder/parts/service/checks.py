@@ -3,11 +3,11 @@
 Every check builds a tiny base model and one tiny adapter per character with non-zero ``B`` (so every
 character answers differently), then compares greedy replies with the reference's for the same adapter.
 
-The web API checks (``api_chat``, ``api_errors``, ``page``) judge HTTP statuses and bodies that the probe
-reports from inside the worker (a test client of the student's app; the worker has no network and the
-grading process never runs student code): they are claims, worth 1 point each (``course.yml``), as is
-``loads_once``, whose count of opens cannot see an adapter re-read from memory or from ``/dev/shm``
-(see ``autograder/SECURITY.md``, *What each check trusts*).
+The web API checks (``api_chat``, ``api_errors``, ``page``) judge HTTP answers measured from outside the
+worker: the probe serves the student's ``create_app(engine)`` on a Unix socket in ``out/`` and the grading
+process itself sends the requests and reads the answers (``ProbeCall.served``, ``sandbox.served``); nothing
+the worker reports about them is read. ``loads_once``'s count of opens cannot see an adapter re-read from
+memory or from ``/dev/shm``: a claim, worth 1 point (see ``autograder/SECURITY.md``, *What each check trusts*).
 """
 
 from __future__ import annotations
@@ -201,20 +201,23 @@ class LoadsOnce(Check):
                            f"adapter once, then switch between the loaded adapters by name")
 
 
-RESPONSE_KEYS = {"status": int, "json": object, "content_type": str, "text": str}
-
-
 def responses_of(got: Any, calls: list[dict], what: str) -> list[dict]:
-    """The probe's responses: exactly one ``{status, json, content_type, text}`` per planned request (a
-    shorter list would leave requests unjudged), or :class:`Fail`."""
-    responses = field(result_of(got, what), "responses", what)
-    if not isinstance(responses, list) or len(responses) != len(calls) or not all(
-            isinstance(response, dict) and set(response) == set(RESPONSE_KEYS)
-            and all(isinstance(response[key], kind) and not isinstance(response[key], bool)
-                    for key, kind in RESPONSE_KEYS.items()) for response in responses):
-        raise Fail(f"{what}: expected one response per request ({len(calls)}), each with a status, a body and a "
-                   f"content type; got {fmt_value(responses)} (the result was not of the expected form)")
-    return responses
+    """The answers the grading process read from the student's app, one ``{status, json, content_type,
+    text, error}`` per planned request (``Outcome.observed["grant"]["served"]``, measured outside the
+    worker), or :class:`Fail` when the probe failed or the app could not be served or reached."""
+    result_of(got, what)   # the student's error, when create_app or the engine raised
+    grant = (got.observed or {}).get("grant")
+    if not grant or not grant.get("granted") or not isinstance(grant.get("served"), list):
+        why = grant["why"] if grant and grant.get("why") else "the probe never asked to be queried"
+        raise Fail(f"{what}: the grader could not send its requests to your app ({why}); create_app(engine) must "
+                   f"return the FastAPI app, and do not change how the grader's probe serves it")
+    answers = grant["served"]
+    if len(answers) != len(calls):
+        raise RuntimeError("the grader read a different number of answers than it sent requests")
+    for call, answer in zip(calls, answers):
+        if answer["error"]:
+            raise Fail(f"{what}: {call['method']} {call['path']} got no answer: {answer['error']}")
+    return answers
 
 
 def chat(character: str, content: str, **extra) -> dict:
@@ -233,7 +236,7 @@ class ApiChat(Check):
         for character in characters:
             calls.append({**chat(character["name"], rng.choice(OPENERS), max_new_tokens=8), "expect_reply": True})
         return [ProbeCall(probes.http, {"model_seed": rng.randint(0, 10_000), "characters": characters,
-                                           "calls": calls})]
+                                           "calls": calls}, served=probes.requests)]
 
     def judge(self, calls, got, want):
         responses = responses_of(got[0], calls[0].args["calls"], "the web API")
@@ -264,19 +267,20 @@ class ApiErrors(Check):
     title = "unknown character 404, malformed body 422, message over the limit 413, as JSON; the server survives"
 
     CASES = (("an unknown character", 404), ("a body without 'messages'", 422), ("'messages' that is not a list", 422),
-             ("a message without 'content'", 422), ("a message of 5000 characters", 413))
+             ("a message without 'content'", 422), ("a message over 2000 characters", 413))
+    STRANGERS = ("Moriarty", "Lestrade", "Mrs Hudson", "Irene Adler", "Mycroft")
 
     def plan(self, rng):
         characters = cast(rng, 2)
         name = characters[0]["name"]
-        calls = [chat("Moriarty", "Hello"),
+        calls = [chat(rng.choice(self.STRANGERS), rng.choice(OPENERS)),
                  {"method": "POST", "path": "/api/chat", "json": {"character": name}},
-                 {"method": "POST", "path": "/api/chat", "json": {"character": name, "messages": "Hello"}},
+                 {"method": "POST", "path": "/api/chat", "json": {"character": name, "messages": rng.choice(OPENERS)}},
                  {"method": "POST", "path": "/api/chat", "json": {"character": name, "messages": [{"role": "user"}]}},
-                 chat(name, "x" * 5000),
-                 chat(name, "Still there?", max_new_tokens=4)]
+                 chat(name, "x" * rng.randint(2500, 6000)),
+                 chat(name, rng.choice(OPENERS), max_new_tokens=4)]
         return [ProbeCall(probes.http, {"model_seed": rng.randint(0, 10_000), "characters": characters,
-                                           "calls": calls})]
+                                           "calls": calls}, served=probes.requests)]
 
     def judge(self, calls, got, want):
         responses = responses_of(got[0], calls[0].args["calls"], "the web API")
@@ -300,7 +304,8 @@ class Page(Check):
 
     def plan(self, rng):
         return [ProbeCall(probes.http, {"model_seed": rng.randint(0, 10_000), "characters": cast(rng, 2),
-                                           "calls": [{"method": "GET", "path": "/"}, {"method": "GET", "path": "/healthz"}]})]
+                                           "calls": [{"method": "GET", "path": "/"}, {"method": "GET", "path": "/healthz"}]},
+                          served=probes.requests)]
 
     def judge(self, calls, got, want):
         page, health = responses_of(got[0], calls[0].args["calls"], "the web API")

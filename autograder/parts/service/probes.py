@@ -1,16 +1,17 @@
 """Probes for part ``service``: a ChatEngine over tiny adapters, its replies alone, interleaved and from
-threads, over adapter files whose opens the grader counts, and its web API through an in-process test client.
+threads, over adapter files whose opens the grader counts, and its web API served on a Unix socket in
+``out/``, to which the grading process itself sends the requests (``ProbeCall.served``).
 
 The base model and every character's adapter are built here from seeds (``tiny_models`` plus PEFT with
 non-zero ``B``), so every character answers differently and both sides of a comparison use identical
-weights. Nothing listens on a socket: the API is called through ``fastapi.testclient.TestClient``.
+weights. The worker has no network: the app listens on ``out/NNNN.sock`` alone, and only while the
+grader queries it.
 """
 
 from __future__ import annotations
 
 import tempfile
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Iterator
 
 import torch
 
+from ...runtime.common import await_inputs
 from ...runtime.tiny_models import byte_tokenizer, tiny_llama
 
 
@@ -89,25 +91,51 @@ def loads(module: Any, model_seed: int, characters: list[dict], requests: list[l
         return {"replies": [engine.reply(name, messages, max_new_tokens=max_new_tokens) for name, messages in requests]}
 
 
-def http(module: Any, model_seed: int, characters: list[dict], calls: list[dict]) -> dict:
-    """Each ``{method, path, json}`` call through a test client of ``create_app(engine)``, in order."""
-    with warnings.catch_warnings():  # Starlette warns about its own httpx client; not the student's output
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient
+def requests(calls: list[dict], **_: Any) -> list[dict]:
+    """Grader side (``ProbeCall.served`` of :func:`http`): the ``{method, path, json}`` requests that the
+    grading process sends to the app the probe serves."""
+    return [{"method": call["method"], "path": call["path"], "json": call.get("json")} for call in calls]
 
+
+SERVE_SECONDS = 20.0    # for the server to start listening
+STOP_SECONDS = 150.0    # for the grader to send its requests and say stop
+
+
+def _serve(app: Any, address: str) -> Any:
+    """``app`` served by uvicorn on the Unix socket ``address``, from a thread; returns the server once
+    it listens (``server.should_exit = True`` stops it)."""
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, uds=address, log_level="critical", access_log=False,
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, name="served-app", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVE_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the app could not be served on {Path(address).name} (uvicorn did not start)")
+        time.sleep(0.01)
+    server.thread = thread
+    return server
+
+
+def http(module: Any, model_seed: int, characters: list[dict], calls: list[dict], inputs: str | None = None,
+         request: str | None = None) -> dict:
+    """``create_app(engine)`` served on the Unix socket ``out/NNNN.sock`` (beside ``request``) until the
+    grading process, which sends the ``{method, path, json}`` calls itself and reads the answers
+    (``Outcome.observed["grant"]["served"]``), says stop; then the engine's own reply to each call marked
+    ``expect_reply``. The reference (no ``request``) is not served: its replies alone."""
     with _engine(module, model_seed, characters) as engine:
-        client = TestClient(module.create_app(engine), raise_server_exceptions=False)
-        responses = []
-        for call in calls:
-            response = client.request(call["method"], call["path"], json=call.get("json"))
+        if request is not None:
+            server = _serve(module.create_app(engine), request.removesuffix(".request") + ".sock")
             try:
-                body = response.json()
-            except ValueError:
-                body = None
-            responses.append({"status": response.status_code, "json": body,
-                              "content_type": response.headers.get("content-type", ""),
-                              "text": response.text[:4000] if body is None else ""})
+                await_inputs(inputs, request, seconds=STOP_SECONDS)   # {"stop": true}
+            finally:
+                server.should_exit = True
+                server.thread.join(timeout=5)
         direct = [engine.reply(call["json"]["character"], call["json"]["messages"],
                                max_new_tokens=call["json"].get("max_new_tokens", 64))
                   for call in calls if call.get("expect_reply")]
-    return {"responses": responses, "direct": direct}
+    return {"direct": direct}
