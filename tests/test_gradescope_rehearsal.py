@@ -212,7 +212,7 @@ def test_the_reference_scores_full_marks_the_stubs_zero_and_the_attacks_gain_not
     data = json.loads(out.read_text())
     rows = {row["submission"]: row for row in data["grades"]}
     reference, stubs = rows["reference"], rows["stubs"]
-    assert reference["max_score"] and reference["score"] == reference["max_score"], reference
+    assert reference["max_score"] and reference["score"] == reference["max_score"], (reference["score"], reference["lost"])
     assert reference["oom_kills"] == 0 and reference["returncode"] == 0, reference
     if environment == "gradescope":   # the whole tree within Gradescope's default memory
         assert reference["peak_mb"] <= 768 and reference["chosen"]["jobs"] == 1 and not reference["chosen"]["warm"]
