@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 from ..core.serial import TRUSTED
 from ..runtime import transport
 from .limiter import limit_tree, tree_packages, worker_tree
+from . import served
 from .served import connector, exchange
 
 SECRET = "secret"      # inputs/NNNN/secret.json (+ .safetensors): written only once the limits are set
@@ -88,6 +90,7 @@ class Grants:
         self.calls, self.workdir, self.worker, self.own_uid = calls, workdir, worker, own_uid
         self.indices = [index for index, call in enumerate(calls) if call.bounded or call.served]
         self.observed: dict[int, dict] = {}
+        self.serving: dict[int, threading.Thread] = {}   # served calls being queried, beside the supervision
         for index in self.indices:
             (workdir / "inputs" / f"{index:04d}").mkdir(parents=True)
 
@@ -108,11 +111,13 @@ class Grants:
     def poll(self, root: int) -> None:
         """Answer each request now in ``out/``: limit the worker, then write the inputs (or say why not)."""
         for index in self.indices:
-            if index in self.observed or not os.path.lexists(self.workdir / "out" / f"{index:04d}.request"):
+            if index in self.observed or index in self.serving or \
+                    not os.path.lexists(self.workdir / "out" / f"{index:04d}.request"):
                 continue
             call, started = self.calls[index], time.monotonic()
-            if call.served:
-                self.observed[index] = self._serve(index, call, root)
+            if call.served:   # in a thread: the supervision (time, disk) goes on while the grader asks
+                self.serving[index] = threading.Thread(target=self._serve, args=(index, call, root), daemon=True)
+                self.serving[index].start()
                 continue
             headroom = call.args.get("headroom_mb")
             headroom = None if headroom is None else int(headroom)
@@ -130,23 +135,25 @@ class Grants:
                                     "processes": len(limited), "packages": packages,
                                     "limited": sorted(pid for pid, limits in limited.items() if limits)}
 
-    def _serve(self, index: int, call: Any, root: int) -> dict:
+    def _serve(self, index: int, call: Any, root: int) -> None:
         """Query what call ``index`` serves on ``out/NNNN.sock`` (its requests: ``served(**args)``), then tell
         the probe to stop; the answers, measured here, are the grant's ``served``."""
-        started, served = time.monotonic(), None
+        self.observed[index] = self._query(index, call, root)
+
+    def _query(self, index: int, call: Any, root: int) -> dict:
+        started, answers = time.monotonic(), None
         uid = self.worker if self.own_uid else None
         try:
             from ..runtime.probes import get_probe
 
-            with TRUSTED:
-                calls = get_probe(call.served)(**call.args, **call.context)
+            calls = get_probe(call.served)(**call.args, **call.context)   # plain data: the requests
             folder = _open_folder(self.workdir, "out")
             try:
                 connect = connector(folder, f"{index:04d}.sock", lambda: set(worker_tree(root, uid)))
-                served = exchange(connect, calls)
+                answers = exchange(connect, calls)
             finally:
                 os.close(folder)
-        except (OSError, RuntimeError) as error:
+        except Exception as error:  # noqa: BLE001 - the call fails with the reason, never the grade
             why = f"{type(error).__name__}: {error}"[:300]
             try:
                 write_new(self.workdir, REFUSED, {"why": why}, "inputs", f"{index:04d}")
@@ -157,7 +164,7 @@ class Grants:
             write_new(self.workdir, SECRET, {"stop": True}, "inputs", f"{index:04d}")
         except OSError:
             pass   # the probe waits in vain and ends on its own timeout; the answers stand
-        return {"granted": True, "served": served, "seconds": time.monotonic() - started}
+        return {"granted": True, "served": answers, "seconds": time.monotonic() - started}
 
     def _limit(self, root: int, headroom_mb: int | None) -> tuple[dict[int, dict | None], list[str]]:
         """Limit the worker's processes to ``headroom_mb`` more memory or, without one, read which packages
@@ -201,7 +208,10 @@ class Grants:
         return {int(pid): limits for pid, limits in answer["limited"].items()}, [str(name) for name in answer["packages"]]
 
     def observe(self, outcomes: list) -> None:
-        """Give each bounded call's outcome ``observed["grant"]`` (``None``: the worker never asked)."""
+        """Give each bounded call's outcome ``observed["grant"]`` (``None``: the worker never asked). Called
+        once the worker has ended, so a query still running ends at once (its connection is gone)."""
+        for thread in self.serving.values():
+            thread.join(timeout=served.TOTAL_SECONDS)
         for index in self.indices:
             if outcomes[index] is not None:
                 observed = {**(outcomes[index].observed or {}), "grant": self.observed.get(index)}
