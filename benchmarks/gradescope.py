@@ -9,6 +9,7 @@ Environments (.ci/gradescope-container, .ci/no-userns):
                         capabilities and namespace rule, cgroups read-only; the grader is root
   gradescope-recommended  the settings the README recommends: 2048 MB, 1 CPU (warm workers)
   gradescope-unlimited  the default container without a memory limit (measured only)
+  gradescope-no-quota   the default container without its CPU quota (for --exploits all: over an hour at 0.5)
   no-userns             an ordinary user (uid 65534) whose user namespaces are refused, no limits
 
 In each: the autograder zip (`course build-autograder`) unpacked into a root laid out like Gradescope's,
@@ -47,6 +48,9 @@ ENVIRONMENTS = {
     "gradescope": [str(ROOT / ".ci" / "gradescope-container")],
     "gradescope-recommended": [str(ROOT / ".ci" / "gradescope-container"), "--memory-mb", "2048", "--cpus", "1"],
     "gradescope-unlimited": [str(ROOT / ".ci" / "gradescope-container"), "--memory-mb", "0"],
+    # the whole exploit corpus at half a core takes over an hour: the walls and the memory of the default
+    # container, without its CPU quota
+    "gradescope-no-quota": [str(ROOT / ".ci" / "gradescope-container"), "--cpus", "0"],
     "no-userns": [str(ROOT / ".ci" / "no-userns"), f"--uid={USER}"],
 }
 
