@@ -43,7 +43,7 @@ USER = 65534
 # network, other submissions, the grader's processes, and memory across processes
 SUBSET = ("linear_execute_reference", "matmul_read_secret_and_installed_checks", "matmul_socket_localhost",
           "matmul_read_solutions_absolute", "matmul_read_other_submissions", "matmul_signal_grader",
-          "matmul_memory_across_processes")
+          "matmul_memory_across_processes", "matmul_daemon")
 ENVIRONMENTS = {
     "gradescope": [str(ROOT / ".ci" / "gradescope-container")],
     "gradescope-recommended": [str(ROOT / ".ci" / "gradescope-container"), "--memory-mb", "2048", "--cpus", "1"],

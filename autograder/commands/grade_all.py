@@ -156,6 +156,7 @@ def grade_one(course: Course, assignment: Assignment, entry: Entry, out: Path, p
     this process's, its ``TMPDIR``, removed once it ends: a grade killed at its timeout leaves nothing."""
     out.unlink(missing_ok=True)   # only what this grade writes counts
     scratch = Path(tempfile.mkdtemp(prefix="lora-grade-all-"))
+    scratch.chmod(0o711)  # without a mount namespace the worker's own uid must pass through to its work folder
     try:
         result = subprocess.run(grade_command(course, assignment, entry, out, parts, jobs=jobs), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=grade_timeout(assignment),

@@ -113,6 +113,7 @@ case "$SLURM_ARRAY_TASK_ID" in
 esac
 # the grade's temporary folders lie in one of the task's, removed as the task ends, cancelled (SIGTERM) too
 scratch=$(mktemp -d "${{TMPDIR:-/tmp}}/lora-grade-all-XXXXXX") || exit 1
+chmod 711 "$scratch"   # without a mount namespace the worker's own uid must pass through to its work folder
 trap 'rm -rf "$scratch"' EXIT
 trap 'exit 143' TERM
 TMPDIR="$scratch" {DIE_WITH_ENV}=$$ "$@"   # the grade dies with this script, even where the process tracker loses it

@@ -46,7 +46,7 @@ def run_command(workdir: Path, code: str, limits: Limits, hide: list[Path], read
                       warm=zygote.for_libraries(warm), guarded=guarded)
     if isinstance(process, ForkedProcess):   # the zygote's own start is the grader's time
         started += process.waited
-    drain, stopped = _supervise(process, limits.wall_seconds, workdir, limits)  # the kernel dies with it too
+    drain, stopped = _supervise(process, limits.wall_seconds, workdir, limits, worker=worker)  # the kernel dies with it too
     isolation = launch_report(process)
     failed = stopped is not None or process.returncode != 0
     return CommandReport(returncode=process.returncode, timed_out=stopped == "time",

@@ -151,11 +151,18 @@ def leftover_workers() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and entry.stat().st_uid in _handed_out:
+            if entry.name.isdigit() and entry.stat().st_uid in _handed_out and not _dead(entry):
                 pids.append(int(entry.name))
         except OSError:
             continue
     return pids
+
+
+def _dead(entry: Path) -> bool:
+    """A zombie: killed, its pid kept only until its parent (outside the grader's reach when the worker
+    reparented it, such as the host's init) reaps it."""
+    stat = (entry / "stat").read_text()
+    return stat[stat.rindex(")") + 2:].startswith("Z")
 
 
 def _prepare(workdir: Path, submission: Path, package: str, worker: int | None) -> None:
@@ -368,10 +375,34 @@ def _wait(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limi
                 tick(process.pid)
 
 
+def kill_every_process_of(worker: int | None) -> None:
+    """Kill every process of ``worker``'s uid, when it is a uid of its own (as root): what the worker
+    started and escaped its session with (``setsid``, double forks), which no PID namespace or cgroup
+    takes with it where the kernel grants neither (Gradescope's container). A child of the grader takes
+    that uid and sends ``kill(-1, SIGKILL)``: the kernel signals every process of the uid in one pass,
+    so a fork bomb cannot outrun a scan of ``/proc``. Twice, for a fork that was in flight."""
+    if worker is None or worker == NOBODY or os.geteuid() != 0:
+        return
+    for _ in range(2):
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child only switches uid and signals
+            try:
+                os.setgroups([])
+                os.setgid(worker)
+                os.setuid(worker)
+                os.kill(-1, signal.SIGKILL)
+            except BaseException:  # noqa: BLE001 - nothing may escape a forked child of the grader
+                pass
+            os._exit(0)
+        os.waitpid(child, 0)
+
+
 def _supervise(process: subprocess.Popen, seconds: float, workdir: Path, limits: Limits,
-               tick: Callable[[int], None] | None = None) -> tuple[_OutputDrain, str | None]:
+               tick: Callable[[int], None] | None = None,
+               worker: int | None = None) -> tuple[_OutputDrain, str | None]:
     """Drain a launched process's output until it ends, runs out of time or disk (then stop it), and kill
-    everything it left behind in its session; returns the output and ``None``, ``"time"`` or ``"disk"``."""
+    everything it left behind in its session, and every process of ``worker``'s uid of its own; returns
+    the output and ``None``, ``"time"`` or ``"disk"``."""
     drain = _OutputDrain(process.stdout)
     drain.start()
     stopped = None
@@ -391,6 +422,7 @@ def _supervise(process: subprocess.Popen, seconds: float, workdir: Path, limits:
                 os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its session
             except ProcessLookupError:
                 pass
+        kill_every_process_of(worker)
         process.wait()
         drain.join(timeout=5)
     return drain, stopped
@@ -459,7 +491,7 @@ def run_probes(submission: Path, package: str, module: str, calls: list[ProbeCal
                 started += process.waited
                 launched += process.waited
                 report.warm_launches += 1
-            drain, stopped = _supervise(process, remaining, workdir, limits, grants.poll)
+            drain, stopped = _supervise(process, remaining, workdir, limits, grants.poll, worker)
             output += drain.kept[: OUTPUT_KEPT - len(output)]
             report.output_bytes += drain.total
             isolation = launch_report(process)
