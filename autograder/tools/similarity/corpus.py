@@ -60,22 +60,35 @@ class Analysis:
         return [pair for pair in self.pairs if pair.similarity >= self.threshold]
 
 
-def clusters(pairs: list[Pair]) -> list[list[str]]:
-    """Groups of submissions joined by the given (flagged) pairs, largest first, names sorted."""
-    parent: dict[str, str] = {}
+class Groups:
+    """Submissions joined into groups pair by pair (union-find with path halving)."""
 
-    def root(name: str) -> str:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def root(self, name: str) -> str:
+        parent = self.parent
         parent.setdefault(name, name)
         while parent[name] != name:
             parent[name] = parent[parent[name]]
             name = parent[name]
         return name
 
+    def join(self, left: str, right: str) -> bool:
+        """Join the groups of ``left`` and ``right``; ``False`` when they were one group already."""
+        a, b = self.root(left), self.root(right)
+        self.parent[a] = b
+        return a != b
+
+
+def clusters(pairs: list[Pair]) -> list[list[str]]:
+    """Groups of submissions joined by the given (flagged) pairs, largest first, names sorted."""
+    joined = Groups()
     for pair in pairs:
-        parent[root(pair.left)] = root(pair.right)
+        joined.join(pair.left, pair.right)
     groups: dict[str, list[str]] = {}
-    for name in parent:
-        groups.setdefault(root(name), []).append(name)
+    for name in joined.parent:
+        groups.setdefault(joined.root(name), []).append(name)
     return sorted((sorted(group) for group in groups.values()), key=lambda group: (-len(group), group))
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ...core.untrusted import shown
-from .corpus import Analysis, clusters
+from .corpus import Analysis, Groups, clusters
 from .index import Pair
 from .tokens import Document
 
@@ -108,23 +108,10 @@ def _detailed(flagged: list[Pair]) -> set[tuple[str, str]]:
     """The flagged pairs shown side by side: first, most similar first, those that join each cluster (a
     maximum spanning forest: every submission of a cluster is in one of them), then the most similar of
     the rest, :data:`MAX_DETAILED` in all."""
-    parent: dict[str, str] = {}
-
-    def root(name: str) -> str:
-        parent.setdefault(name, name)
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
-
+    joined = Groups()
     joining, rest = [], []
     for pair in flagged:
-        a, b = root(pair.left), root(pair.right)
-        if a != b:
-            parent[a] = b
-            joining.append(pair)
-        else:
-            rest.append(pair)
+        (joining if joined.join(pair.left, pair.right) else rest).append(pair)
     return {(pair.left, pair.right) for pair in (joining + rest)[:MAX_DETAILED]}
 
 
