@@ -219,8 +219,9 @@ def combine(cpu: dict, gpu: dict | None) -> dict:
     if gpu is None or "error" in (cpu.get("extra_data") or {}):
         return cpu
     extra = gpu.get("extra_data") or {}
-    if "error" in extra:
-        why = {"error": extra["error"], "error_kind": extra.get("error_kind")}
+    if "error" in extra:   # the staff's lines (the grader's stderr) go with it: gpu_tier is the staff's
+        why = {"error": extra["error"], "error_kind": extra.get("error_kind"),
+               **({"staff": extra["staff"]} if extra.get("staff") else {})}
     else:
         try:
             return merge_results(cpu, gpu)
@@ -353,7 +354,8 @@ def _finish(entry: Entry, work: Path, folder: Path, tiers: tuple[str, ...], summ
         summary.errors[entry.name] = error
     line = finished_line(len(summary.graded), total, entry.name, error, data, summary.seconds[entry.name])
     if extra.get("gpu_tier"):
-        line += f"; GPU checks not run: {extra['gpu_tier']['error']}"
+        staff = (extra["gpu_tier"].get("staff") or [""])[-1].strip().splitlines()
+        line += f"; GPU checks not run: {extra['gpu_tier']['error']}" + (f" ({staff[-1]})" if staff else "")
     if bar is None:
         log(line)
     else:
