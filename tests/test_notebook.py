@@ -199,24 +199,39 @@ def look(name, data):
     for needle in needles:
         if needle in data:
             found.setdefault(needle.decode()[::-1] if not needle.startswith(b"GREP") else "self", []).append(name)
-for top, dirs, names in os.walk("/"):
-    dirs[:] = [d for d in dirs if os.path.join(top, d) not in ("/proc", "/sys", "/dev")]
-    for name in names:
-        path = os.path.join(top, name)
-        try:
-            if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 4_000_000:
-                continue
-            with open(path, "rb") as handle:
-                data = handle.read()
-            files += 1
-            look(path, data)
-            if data[:2] == b"PK":
-                with zipfile.ZipFile(path) as bundle:
-                    for member in bundle.infolist():
-                        if member.file_size < 4_000_000:
-                            look(path + "!" + member.filename, bundle.read(member))
-        except Exception:
-            pass
+import sys
+# Landlock may refuse to list "/" itself: walk from every folder the notebook might reach on its own
+roots = ["/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/tmp", "/home", "/root", "/opt", "/srv", "/var",
+         "/mnt", "/work", "/autograder", sys.prefix, sys.base_prefix, *sys.path, *EXTRA]
+here = os.getcwd()
+while here != "/":   # the work folder and every folder above it
+    here = os.path.dirname(here)
+    roots.append(here)
+walked = set()
+def walk():
+    for root in roots:
+        for top, dirs, names in os.walk(root):
+            dirs[:] = [d for d in dirs if os.path.join(top, d) not in ("/proc", "/sys", "/dev")]
+            for name in names:
+                path = os.path.realpath(os.path.join(top, name))
+                if path not in walked:
+                    walked.add(path)
+                    yield os.path.join(top, name)
+for path in walk():
+    try:
+        if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 4_000_000:
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        files += 1
+        look(path, data)
+        if data[:2] == b"PK":
+            with zipfile.ZipFile(path) as bundle:
+                for member in bundle.infolist():
+                    if member.file_size < 4_000_000:
+                        look(path + "!" + member.filename, bundle.read(member))
+    except Exception:
+        pass
 chat_reply = {"found": found, "files": files}
 '''
 
@@ -230,7 +245,9 @@ def test_no_hidden_notebook_test_is_anywhere_the_sandboxed_notebook_can_read(cou
 
     needles = [test.says[::-1] for question in QUESTIONS.values() for test in question.tests if test.hidden]
     needles.append("QUESTIONS: dict[str, Question] = {"[::-1])          # the module that holds them
-    cell = GREP_CELL.replace("NEEDLES", repr(needles))
+    # the repository, the grader package and the solutions too, by their absolute paths (each must stay shut)
+    extra = [str(ROOT), str(ROOT / "autograder"), str(assignment.solution), str(ROOT / "tests")]
+    cell = GREP_CELL.replace("NEEDLES", repr(needles)).replace("*EXTRA]", f"*{extra!r}]")
     (tmp_path / NOTEBOOK).write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])))
     outcomes, notes = run_notebook(assignment.part("notebook"), tmp_path / NOTEBOOK, assignment.solution / assignment.package,
                                    assignment.package, hidden_paths(course, assignment))
