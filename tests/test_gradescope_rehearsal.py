@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.core.resources import Resources, container_resources, whole_cores
+from autograder.core.resources import (Resources, container_oom_kills, container_resources, oom_kills_since,
+                                       whole_cores)
 from autograder.engine.grading import grade_settings
 from conftest import ROOT, course_cli
 
@@ -90,6 +91,22 @@ def test_cgroup_v2_limits_and_no_limit(tmp_path):
     nothing = container_resources(bare)
     assert nothing.memory_mb is None and nothing.cpus == len(os.sched_getaffinity(0))
     assert "no memory limit found" in nothing.describe()
+
+
+def test_the_container_s_kills_for_memory_are_counted_in_v1_and_v2(tmp_path):
+    # where no cgroup of the worker's own can be made, the grader tells the student that the kernel stopped
+    # their processes from the container's own count, read before and after the worker
+    memory, unified = tmp_path / "memory", tmp_path / "unified"
+    write(memory / "docker" / "abc" / "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2")
+    write(unified / "pod" / "memory.events", "low 0\nhigh 0\nmax 9\noom 3\noom_kill 3")
+    proc = fake_proc(tmp_path, [("/", str(memory), "cgroup", "rw,memory"), ("/", str(unified), "cgroup2", "rw")],
+                     ["5:memory:/docker/abc", "0::/pod"])
+    before = container_oom_kills(proc)
+    assert before == {str(memory / "docker" / "abc"): 2, str(unified / "pod"): 3}
+    assert oom_kills_since(before, proc) == 0
+    write(memory / "docker" / "abc" / "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 7")
+    assert oom_kills_since(before, proc) == 5
+    assert container_oom_kills(fake_proc(tmp_path / "bare", [], [])) == {}
 
 
 def test_small_memory_grades_one_part_at_a_time_with_cold_workers():

@@ -380,3 +380,73 @@ def test_the_zygote_forks_for_no_worker():
     server.join(timeout=60)
     listener.close()
     assert verdicts == [True, False]
+
+
+SPREADER = '''
+import os
+import time
+
+
+def relu(matrix):
+    if os.fork() == 0:   # a daemon that leaves the worker's session and would outlive it
+        os.setsid()
+        if os.fork() == 0:
+            os.execv("/bin/sleep", ["/bin/sleep", "MARKER"])
+        os._exit(0)
+    children = []
+    for _ in range(10):   # each far under the worker's own limit, together over it
+        pid = os.fork()
+        if pid == 0:
+            try:
+                block = bytearray(120 * 1024 * 1024)
+                for offset in range(0, len(block), 4096):
+                    block[offset] = 1
+                time.sleep(8)
+            finally:
+                os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    return matrix
+'''
+
+
+def spread_and_escape(base: str, warm: tuple[str, ...], marker: str) -> dict:
+    """A worker forks a daemon out of its session and ten children of 120 MB each (768 MB for the
+    worker): what the grader reported, and the processes still running the daemon's ``marker``."""
+    folder = Path(base) / "spreader"
+    (folder / "lora_lab").mkdir(parents=True)
+    (folder / "lora_lab" / "matmul.py").write_text(SPREADER.replace("MARKER", marker))
+    report = run_probes(folder, "lora_lab", "matmul", [ProbeCall("call", {"function": "relu", "args": [[[1.0]]]})],
+                        Limits(wall_seconds=60, memory_mb=768), hide=[], warm=warm)
+    left = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and f"/bin/sleep\0{marker}" in open(f"/proc/{entry}/cmdline").read():
+                left.append(int(entry))
+        except OSError:
+            continue
+    return {"problems": report.isolation.get("problems", []), "ok": report.outcomes[0].ok, "left": left,
+            "walls": report.isolation.get("walls", {}), "tree": report.isolation.get("tree"),
+            "error": report.outcomes[0].error}
+
+
+@landlock_needed
+@pytest.mark.parametrize("warm", [(), ("torch",)], ids=["cold", "warm"])
+def test_without_namespaces_or_cgroups_the_worker_tree_is_bounded_and_ends_with_the_worker(warm):
+    """An ordinary user refused namespaces, whose cgroups are not writable: no PID namespace ends the
+    worker's processes with it and no cgroup bounds their memory together. A guard outside the worker's
+    walls, the parent of every process it starts (a child subreaper), holds the tree to the worker's
+    memory and ends it with the worker (before: the memory went unreported, and the daemon ran on)."""
+    base = Path(tempfile.mkdtemp(prefix="lora-walls-test-"))
+    base.chmod(0o777)
+    marker = f"{3000 + os.getpid() % 1000}.{len(warm)}7"
+    try:
+        code = f"import test_walls\nseen.update(test_walls.spread_and_escape({str(base)!r}, {warm!r}, {marker!r}))"
+        seen = as_ordinary_user_without_namespaces(code)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        subprocess.run(["pkill", "-f", f"sleep {marker}"], check=False)
+    assert not seen["walls"]["namespaces"]["held"], seen["walls"]
+    assert not seen["ok"] and any("memory limit of the whole worker tree" in line for line in seen["problems"]), seen
+    assert seen["left"] == [], f"the daemon outlived the worker: {seen}"

@@ -164,6 +164,36 @@ def container_resources(proc: Path = Path("/proc/self")) -> Resources:
     return Resources(memory_mb, round(cpus, 3), memory_source, cpu_source)
 
 
+def container_oom_kills(proc: Path = Path("/proc/self")) -> dict[str, int]:
+    """How many processes the kernel has killed for memory in this process's memory cgroup and each of
+    its ancestors (v1 ``memory.oom_control``, v2 ``memory.events``: ``oom_kill``, Linux 4.13 and later),
+    by folder. Readable where the cgroups are read-only (a container's): two readings a worker's life
+    apart tell whether the container ran out of memory meanwhile, where no cgroup of the worker's own
+    could be made to say so."""
+    mounts, groups = _mounts(proc / "mountinfo"), _own_groups(proc / "cgroup")
+    found = {}
+    for mount in mounts:
+        if mount.version == 2 and "" in groups:
+            folders, name = _folders(mount, groups[""]), "memory.events"
+        elif mount.version == 1 and "memory" in mount.controllers and "memory" in groups:
+            folders, name = _folders(mount, groups["memory"]), "memory.oom_control"
+        else:
+            continue
+        for folder in folders:
+            for line in (_read(folder / name) or "").splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.isdigit():
+                    found[str(folder)] = int(value)
+    return found
+
+
+def oom_kills_since(before: dict[str, int], proc: Path = Path("/proc/self")) -> int:
+    """Processes killed for memory since :func:`container_oom_kills` returned ``before`` (in the group
+    where most were: a kill counts in the group whose limit was hit and, in v2, in its ancestors)."""
+    now = container_oom_kills(proc)
+    return max([now[folder] - count for folder, count in before.items() if folder in now] or [0])
+
+
 def whole_cores(resources: Resources) -> int:
     """The cores one may keep busy at once: the quota rounded down, at least one."""
     return max(1, math.floor(resources.cpus + 1e-9))

@@ -23,6 +23,9 @@ with the reason; none of it ever reaches the student's feedback):
     and what it is handed, writes only ``out/`` and ``scratch/``, binds and connects no TCP port;
   * seccomp (:mod:`.seccomp`): no network sockets, ptrace, namespaces, mounts, keyrings or System V and
     POSIX IPC;
+  * where no PID namespace holds it, a guard (:mod:`.guard`): the launcher forks before the walls, and
+    the parent, a child subreaper outside them, bounds the memory of the worker's processes together
+    where no cgroup does and ends every one of them with the worker;
   * limits on address space, CPU time, file size, open files, processes and core dumps.
 With ``guarded`` in the configuration (the grader's preflight, :mod:`.walls`) it tries to open each of
 those files as the worker would, once every wall is up, and reports which opened.
@@ -195,6 +198,13 @@ def _hide(paths: list[str], keep: list[str], writable: list[str]) -> list[str]:
     return hidden
 
 
+def _become(user: dict) -> None:
+    """Take ``user``'s uid and gid (real, effective and saved), with no supplementary groups."""
+    os.setgroups([])
+    os.setresgid(user["gid"], user["gid"], user["gid"])
+    os.setresuid(user["uid"], user["uid"], user["uid"])
+
+
 def _drop_privileges(user: dict | None) -> None:
     """Empty the bounding set, lock the securebits, become ``user`` (uid, gid) when given, and clear
     every capability. The order matters: changing uid needs CAP_SETUID, which is cleared last."""
@@ -203,9 +213,7 @@ def _drop_privileges(user: dict | None) -> None:
     try:
         _check(libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
         if user is not None:
-            os.setgroups([])
-            os.setresgid(user["gid"], user["gid"], user["gid"])
-            os.setresuid(user["uid"], user["uid"], user["uid"])
+            _become(user)
     finally:  # whatever failed above, no capability survives
         header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
         data = (CapData * 2)()
@@ -285,6 +293,38 @@ def _wall(report: dict, name: str, step) -> None:
         report["walls"][name] = {"held": False, "why": str(error) or type(error).__name__}
 
 
+def _guarded(config: dict, report: dict, user: dict | None, limits: dict, bounded: bool) -> int | None:
+    """Where no PID namespace holds the worker: fork; the parent stays out of the walls as the guard of
+    the worker's tree (:mod:`.guard`, as the worker's uid where it gets one) and never returns; the child
+    goes on to be the worker. Returns the guard's pid, or ``None`` where the kernel refused a subreaper."""
+    guard = _sibling("guard")
+    try:
+        guard.become_subreaper()
+    except OSError as error:
+        report["walls"]["tree"] = {"held": False, "why": str(error)}
+        return None
+    limits["processes"] += 1   # the guard, of the worker's uid
+    child = os.fork()
+    if child:
+        try:
+            if user is not None:
+                _become(user)
+                # readable by the worker's uid, as the worker is: the grader, taking that uid, reads the maps of
+                # every process of the tree (pure_python); Landlock keeps the worker from its memory
+                guard.dumpable()
+            die_with_parent(config.get("parent"))
+            # the tree's memory where no cgroup bounds it (a GPU worker's mappings are not its memory)
+            guard.guard(child, None if bounded or limits.get("gpu") else limits["memory_mb"], config["report_fd"])
+        finally:
+            os.kill(child, signal.SIGKILL)
+            os._exit(70)
+    bound = "its memory bounded by its cgroup" if bounded else (
+        "no memory bound on a GPU" if limits.get("gpu") else f"{limits['memory_mb']} MB for all its processes")
+    report["walls"]["tree"] = {"held": True, "how": f"a guard outside the walls ends every process of the worker "
+                                                    f"with it; {bound}"}
+    return os.getppid()
+
+
 def enter(config: dict) -> None:
     """Everything but the last step, in this process: the cgroup, the namespaces (the caller goes on as
     the worker, pid 1 of its own PID namespace; its parent, outside, waits for it and exits as it did),
@@ -292,21 +332,23 @@ def enter(config: dict) -> None:
     The caller then starts the worker's code (:func:`main` execs it; :mod:`.zygote_server` runs it in
     the forked, warm interpreter). ``config["report_fd"]`` is closed before this returns.
 
-    The report: ``walls`` (``namespaces``, ``uid``, ``landlock``, ``seccomp``: each ``{"held": bool,
+    The report: ``walls`` (``namespaces``, ``tree``, ``uid``, ``landlock``, ``seccomp``: each ``{"held": bool,
     "how" | "why": str}``), ``staff`` (what went wrong setting them up: for course staff, never for the
     student), ``problems`` (what the student's code caused), ``hidden``, ``uid``, and with ``guarded``
     in the configuration, ``opened``: those of the guarded files the worker could open."""
-    for name in ("policy", "landlock", "seccomp"):   # loaded now: once Landlock holds, their folder is closed
+    for name in ("policy", "landlock", "seccomp", "guard"):   # loaded now: once Landlock holds, their folder is closed
         _sibling(name)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)  # the worker's stdin: nothing
     os.close(null)
     staff = []
+    bounded = bool(config.get("cgroups"))
     for procs in config.get("cgroups", []):  # the whole worker tree's memory and tasks, where the grader made one
         try:
             with open(procs, "w") as handle:
                 handle.write(str(os.getpid()))
         except OSError as error:
+            bounded = False
             staff.append(f"could not join the cgroup {os.path.dirname(procs)} ({error.strerror})")
     # The kernel's OOM killer takes the worker's processes first, never the grader: where no cgroup bounds
     # the tree (a container's cgroups are read-only), memory spread over many processes, each under its own
@@ -341,10 +383,15 @@ def enter(config: dict) -> None:
                                                                   "IPC; paths hidden"}
         except OSError as error:
             report["walls"]["namespaces"] = {"held": False, "why": f"could not hide paths ({error.strerror or error})"}
+    guarded_by = None
+    if not report["namespaces"]:
+        guarded_by = _guarded(config, report, user, limits, bounded)
     with os.fdopen(config["report_fd"], "w") as handle:  # closed before the worker starts
         try:
             if report["namespaces"] or os.geteuid() == 0:
                 _drop_privileges(user)
+                if guarded_by:
+                    _sibling("guard").dumpable()   # its guard, of the same uid, reads its memory
                 report["capabilities_dropped"] = True
                 report["uid"] = os.getuid()
         except OSError as error:
@@ -362,8 +409,8 @@ def enter(config: dict) -> None:
             if not wall["held"]:
                 staff.append(f"{name}: not held ({wall['why']})")
         json.dump(_fitting(report), handle)
-    # the worker's parent: the launcher outside its PID namespace (where getppid() is 0), else the grader
-    die_with_parent(None if report["namespaces"] else config.get("parent"))
+    # the worker's parent: the launcher outside its PID namespace (where getppid() is 0), its guard, or the grader
+    die_with_parent(None if report["namespaces"] else guarded_by or config.get("parent"))
     _set_limits(limits)
     os.chdir(config["cwd"])
 

@@ -27,6 +27,7 @@ from typing import Callable
 
 from ..core.model import Outcome, ProbeCall
 from ..core.cleanup import remove_tree, work_folder
+from ..core.resources import container_oom_kills, oom_kills_since
 from ..runtime import transport
 from . import cgroup, policy, zygote
 from .policy import worker_environment
@@ -37,6 +38,7 @@ from .zygote import ForkedProcess, Zygote, ZygoteUnavailable
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 OUTPUT_KEPT = 16 * 1024
 LAUNCH_REPORT_BYTES = 60 * 1024  # less than a pipe holds: the launcher never blocks writing it
+GUARD_REPORT_BYTES = 1024        # the guard's line after it (sandbox/guard.py)
 # As root the worker runs as a uid and gid of its own, drawn at random from a billion ids far above any
 # account's and never one a running process holds: no two workers of a host, in this grade or any other,
 # share one while anything of the first (a process, a file, a kernel key) could remain.
@@ -249,6 +251,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
         config["guarded"] = list(guarded)
     group = cgroup.create(limits.memory_mb, limits.processes)
     config["cgroups"] = group.procs if isinstance(group, cgroup.WorkerGroup) else []
+    oom_kills = {} if isinstance(group, cgroup.WorkerGroup) else container_oom_kills()
     if warm is not None:
         try:
             process = warm.launch(config)
@@ -258,6 +261,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
             os.close(report_write)
             process.launch_report = report_read  # type: ignore[attr-defined]
             process.cgroup = group  # type: ignore[attr-defined]
+            process.oom_kills = oom_kills  # type: ignore[attr-defined]
             return process
     try:
         process = subprocess.Popen([sys.executable, "-I", str(LAUNCHER)], stdin=subprocess.PIPE,
@@ -267,6 +271,7 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
         os.close(report_write)
     process.launch_report = report_read  # type: ignore[attr-defined]
     process.cgroup = group  # type: ignore[attr-defined]
+    process.oom_kills = oom_kills  # type: ignore[attr-defined]
     try:
         process.stdin.write(json.dumps(config).encode())
         process.stdin.close()
@@ -278,16 +283,31 @@ def _launch(workdir: Path, limits: Limits, cpu_seconds: float, hide: list[Path],
 def launch_report(process: subprocess.Popen) -> dict:
     """What the launcher of the ended ``process`` enforced (namespaces, hidden paths, uid, problems)."""
     handle = process.launch_report  # type: ignore[attr-defined]
+    report, guarded = None, None
     try:
         os.set_blocking(handle, False)
-        data = os.read(handle, LAUNCH_REPORT_BYTES + 1)
-        report = json.loads(data) if len(data) <= LAUNCH_REPORT_BYTES else None
-    except (OSError, ValueError):
-        report = None
+        data = os.read(handle, LAUNCH_REPORT_BYTES + GUARD_REPORT_BYTES + 1)
+    except OSError:
+        data = b""
     finally:
         os.close(handle)
+    # the launcher's report (before the worker started), then the line of the worker's guard (when it ended)
+    for line in data.split(b"\n")[:2] if len(data) <= LAUNCH_REPORT_BYTES + GUARD_REPORT_BYTES else []:
+        try:
+            found = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(found, dict) and isinstance(found.get("guard"), dict):
+            guarded = found["guard"]
+        elif isinstance(found, dict) and report is None:
+            report = found
     if not isinstance(report, dict) or not isinstance(report.get("problems"), list):
         report = {"problems": [], "staff": ["the launcher did not report"], "walls": {}}
+    if guarded is not None:
+        report["tree"] = guarded
+    if guarded is not None and guarded.get("over") is True:
+        report["problems"].append(f"the processes of your code together passed {guarded.get('memory_mb')} MB, the "
+                                  "memory limit of the whole worker tree; the grader stopped them")
     group = process.cgroup  # type: ignore[attr-defined]
     if isinstance(group, cgroup.WorkerGroup):
         report["limits"] = group.describe()
@@ -297,6 +317,10 @@ def launch_report(process: subprocess.Popen) -> dict:
         report["problems"] += group.close()
     else:
         report["limits"] = group
+        # no cgroup of its own (a container's are read-only): the container's own count of kills for memory
+        if killed := oom_kills_since(getattr(process, "oom_kills", {})):
+            report["problems"].append("the processes of your code together passed the memory limit of the whole "
+                                      f"worker tree; the kernel stopped {killed}")
     return report
 
 

@@ -2,8 +2,9 @@
 
 The launcher (:mod:`.launcher`) raises four walls around every worker, each where the kernel allows:
 namespaces (hidden paths, no network, own PID namespace), a uid of the worker's own (the grader as
-root), Landlock (:mod:`.landlock`) and seccomp (:mod:`.seccomp`); its report records each as held or
-not with the reason. Those records are for course staff: they go to the provenance of the grade
+root), Landlock (:mod:`.landlock`) and seccomp (:mod:`.seccomp`); where no PID namespace holds the
+worker, a guard of its process tree (:mod:`.guard`) besides. Its report records each as held or not
+with the reason. Those records are for course staff: they go to the provenance of the grade
 (``extra_data.provenance.walls`` of ``results.json``) and to the staff log (the grading process's
 stderr), never to the student's feedback, so a student learns nothing about which walls are down.
 
