@@ -450,3 +450,49 @@ def test_without_namespaces_or_cgroups_the_worker_tree_is_bounded_and_ends_with_
     assert not seen["walls"]["namespaces"]["held"], seen["walls"]
     assert not seen["ok"] and any("memory limit of the whole worker tree" in line for line in seen["problems"]), seen
     assert seen["left"] == [], f"the daemon outlived the worker: {seen}"
+
+
+SHARER = '''
+import os
+import time
+
+
+def relu(matrix):
+    block = bytearray(400 * 1024 * 1024)   # touched once, then shared by three forked children
+    for offset in range(0, len(block), 4096):
+        block[offset] = 1
+    children = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(2)
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    return matrix
+'''
+
+
+def share(base: str) -> dict:
+    folder = Path(base) / "sharer"
+    (folder / "lora_lab").mkdir(parents=True)
+    (folder / "lora_lab" / "matmul.py").write_text(SHARER)
+    report = run_probes(folder, "lora_lab", "matmul", [ProbeCall("call", {"function": "relu", "args": [[[1.0]]]})],
+                        Limits(wall_seconds=60, memory_mb=768), hide=[])
+    return {"problems": report.isolation.get("problems", []), "ok": report.outcomes[0].ok,
+            "tree": report.isolation.get("tree")}
+
+
+@landlock_needed
+def test_the_guard_counts_the_pages_forked_children_share_once():
+    """1,600 MB resident in four processes, 400 MB of memory: a worker's DataLoader-style forks are not
+    over its limit (the guard sums proportional set sizes past the limit, as a cgroup counts pages)."""
+    base = Path(tempfile.mkdtemp(prefix="lora-walls-test-"))
+    base.chmod(0o777)
+    try:
+        seen = as_ordinary_user_without_namespaces(f"import test_walls\nseen.update(test_walls.share({str(base)!r}))")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert seen["ok"] and not seen["problems"], seen
+    assert seen["tree"]["memory_mb"] == 768 and 390 < seen["tree"]["peak_mb"] < 768, seen

@@ -8,9 +8,9 @@ walls: the child becomes the worker; the parent, outside Landlock and seccomp, i
 
   * it is a child subreaper (``PR_SET_CHILD_SUBREAPER``): every process the worker starts, whatever
     session it moves to, stays below it, so the guard reaps it, counts it and ends it;
-  * where no cgroup bounds the tree (``memory_mb``), it sums the proportional set size of every process
-    below it (shared pages counted once, as a cgroup counts them) every ``POLL_SECONDS``; past the
-    worker's memory it kills them all and says so in the launch report;
+  * where no cgroup bounds the tree (``memory_mb``), it sums the memory of every process below it every
+    ``POLL_SECONDS`` (:func:`tree_memory_mb`: shared pages counted once, as a cgroup counts them); past
+    the worker's memory it kills them all and says so in the launch report;
   * when the worker ends, or the grader stops it (SIGTERM), it kills every process left below it, reaps
     them, and exits as the worker did.
 
@@ -30,7 +30,7 @@ import select
 import signal
 
 PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE = 36, 4
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.1
 KILL_PASSES = 50           # a pass kills every process found below the guard; what forked meanwhile, the next
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -87,19 +87,41 @@ def _descendants_by_parent(root: int) -> list[int]:
     return found
 
 
-def tree_memory_mb(pids: list[int]) -> float:
-    """The proportional set size of ``pids`` together (a page shared by n of them counts 1/n in each)."""
-    total_kb = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as handle:
-                for line in handle:
-                    if line.startswith("Pss:"):
-                        total_kb += int(line.split()[1])
-                        break
-        except (OSError, ValueError, IndexError):
-            continue   # ended, a zombie, or not ours to read
-    return total_kb / 1024
+def _resident_kb(pid: int) -> int:
+    """``pid``'s resident anonymous and shared memory (``/proc/<pid>/status``: counters, cheap to read;
+    a page shared with another process counts in each)."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(("RssAnon:", "RssShmem:")):
+                    total += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0   # ended, or a zombie
+    return total
+
+
+def _proportional_kb(pid: int) -> int:
+    """``pid``'s proportional set size (``/proc/<pid>/smaps_rollup``: a page shared by n processes counts
+    1/n in each; the kernel walks every mapping for it, some 20 ms for a process that imported torch)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass   # ended, a zombie, or not ours to read
+    return 0
+
+
+def tree_memory_mb(pids: list[int], limit_mb: float) -> float:
+    """The memory of ``pids`` together: their resident memory summed, which counts the pages forked
+    children share with their parent once in each, while that stays within ``limit_mb``; past it, their
+    proportional set size (shared pages counted once, as a cgroup counts them)."""
+    resident = sum(_resident_kb(pid) for pid in pids) / 1024
+    if resident <= limit_mb:
+        return resident
+    return sum(_proportional_kb(pid) for pid in pids) / 1024
 
 
 class _Tree:
@@ -160,7 +182,7 @@ def guard(worker: int, memory_mb: int | None, report_fd: int) -> None:
         if stop:
             tree.kill()
         elif memory_mb and not over:
-            used = tree_memory_mb(descendants(os.getpid()))
+            used = tree_memory_mb(descendants(os.getpid()), memory_mb)
             peak = max(peak, used)
             if used > memory_mb:
                 over = True
