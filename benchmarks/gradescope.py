@@ -9,7 +9,8 @@ Environments (.ci/gradescope-container, .ci/no-userns):
                         capabilities and namespace rule, cgroups read-only; the grader is root
   gradescope-recommended  the settings the README recommends: 2048 MB, 1 CPU (warm workers)
   gradescope-unlimited  the default container without a memory limit (measured only)
-  gradescope-no-quota   the default container without its CPU quota (for --exploits all: over an hour at 0.5)
+  gradescope-no-quota   the default container without its CPU quota (for --exploits all: its 12 minutes of CPU
+                        take 25 or more at half a core)
   no-userns             an ordinary user (uid 65534) whose user namespaces are refused, no limits
 
 In each: the autograder zip (`course build-autograder`) unpacked into a root laid out like Gradescope's,
@@ -17,8 +18,8 @@ setup.sh's uid barrier applied (the source folder root's alone; the installs the
 and are not rehearsed: the interpreter is this repository's .venv), then `run_autograder` on the reference
 (solutions/lora) and on the stubs (assignments/lora): score, peak memory of the whole tree (the cgroup's
 memory.max_usage_in_bytes, page cache included), wall time, processes killed for memory. Then the exploit
-corpus (benchmarks/exploits.py: each exploit graded, then the reference graded after or beside it) run
-inside the same environment, a subset (--exploits subset, the attacks on the files and the network) or
+corpus (benchmarks/exploits.py --each-alone: each exploit graded, then the reference graded after or beside
+it, in an auditing process of their own) run inside the same environment, a subset (--exploits subset, the attacks on the files and the network) or
 all of it: how many held (gained nothing, harmed no one). Prints a table, writes JSON.
 """
 
@@ -48,8 +49,8 @@ ENVIRONMENTS = {
     "gradescope": [str(ROOT / ".ci" / "gradescope-container")],
     "gradescope-recommended": [str(ROOT / ".ci" / "gradescope-container"), "--memory-mb", "2048", "--cpus", "1"],
     "gradescope-unlimited": [str(ROOT / ".ci" / "gradescope-container"), "--memory-mb", "0"],
-    # the whole exploit corpus at half a core takes over an hour: the walls and the memory of the default
-    # container, without its CPU quota
+    # the whole exploit corpus takes about 12 minutes of CPU, 25 or more at half a core: the walls and the memory
+    # of the default container, without its CPU quota
     "gradescope-no-quota": [str(ROOT / ".ci" / "gradescope-container"), "--cpus", "0"],
     "no-userns": [str(ROOT / ".ci" / "no-userns"), f"--uid={USER}"],
 }
@@ -122,8 +123,9 @@ def exploit_row(name: str, harness: list[str], work: Path, only: list[str] | Non
         out.parent.chmod(0o755)
         out.touch()
         os.chown(out, USER, USER)
-    command = ["env", f"PYTHONPATH={repo}", str(PYTHON), str(repo / "benchmarks" / "exploits.py"), "--out", str(out),
-               *(["--only", *only] if only else [])]
+    # each exploit and its neighbour in an auditing process of their own: a fresh container for each submission
+    command = ["env", f"PYTHONPATH={repo}", str(PYTHON), str(repo / "benchmarks" / "exploits.py"), "--each-alone",
+               "--out", str(out), *(["--only", *only] if only else [])]
     result = measured(harness, command, work / f"{name}-exploits.log")
     try:
         rows = json.loads(out.read_text())["exploits"]

@@ -92,6 +92,13 @@ def test_exploit_table_prints_attack_defence_and_points_gained(tmp_path):
     assert "patch builtins" in result.stdout and "1/1 exploits blocked, 0 points gained" in result.stdout
     [row] = json.loads(out.read_text())["exploits"]
     assert row["gained"] == 0 and row["outcome"] == "blocked" and "process isolation" in row["blocked_by"]
+    # each in an auditing process of its own (the rehearsals: a fresh container for each submission)
+    alone = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "exploits.py"), "--each-alone", "--only",
+                            "matmul_patch_builtins", "matmul_daemon", "--out", str(out)], capture_output=True, text=True,
+                           timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert alone.returncode == 0 and "graded 2 exploits" in alone.stdout and ": 2 held" in alone.stdout, alone.stdout[-2000:]
+    assert [(row["name"], row["outcome"]) for row in json.loads(out.read_text())["exploits"]] == \
+        [("matmul_daemon", "blocked"), ("matmul_patch_builtins", "blocked")]
 
 
 @pytest.mark.slow   # grades three submissions in fresh processes: CI runs it with `make test-slow`
