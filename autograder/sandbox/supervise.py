@@ -27,7 +27,7 @@ from typing import Callable
 
 from ..core.model import Outcome, ProbeCall
 from ..core.cleanup import remove_tree, work_folder
-from ..core.resources import container_oom_kills, oom_kills_since
+from ..core.resources import container_oom_kills, container_resources, oom_kills_since
 from ..runtime import transport
 from . import cgroup, policy, zygote
 from .policy import worker_environment
@@ -319,8 +319,11 @@ def launch_report(process: subprocess.Popen) -> dict:
         report["limits"] = group
         # no cgroup of its own (a container's are read-only): the container's own count of kills for memory
         if killed := oom_kills_since(getattr(process, "oom_kills", {})):
+            memory = container_resources().memory_mb
             report["problems"].append("the processes of your code together passed the memory limit of the whole "
-                                      f"worker tree; the kernel stopped {killed}")
+                                      f"worker tree; the kernel stopped {killed}" + (
+                                          f" (this grader's container has {memory} MB in all: course staff can raise "
+                                          "it in the autograder's settings)" if memory else ""))
     return report
 
 
