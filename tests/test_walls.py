@@ -470,7 +470,11 @@ def relu(matrix):
         children.append(pid)
     for pid in children:
         os.waitpid(pid, 0)
-    return matrix
+    try:
+        os.kill(os.getppid(), 0)   # its guard: outside its Landlock domain
+        return [[1.0]]
+    except PermissionError:
+        return [[0.0]]
 '''
 
 
@@ -481,13 +485,14 @@ def share(base: str) -> dict:
     report = run_probes(folder, "lora_lab", "matmul", [ProbeCall("call", {"function": "relu", "args": [[[1.0]]]})],
                         Limits(wall_seconds=60, memory_mb=768), hide=[])
     return {"problems": report.isolation.get("problems", []), "ok": report.outcomes[0].ok,
-            "tree": report.isolation.get("tree")}
+            "tree": report.isolation.get("tree"), "signalled": report.outcomes[0].value["result"][0][0]}
 
 
 @landlock_needed
 def test_the_guard_counts_the_pages_forked_children_share_once():
     """1,600 MB resident in four processes, 400 MB of memory: a worker's DataLoader-style forks are not
-    over its limit (the guard sums proportional set sizes past the limit, as a cgroup counts pages)."""
+    over its limit (the guard sums proportional set sizes past the limit, as a cgroup counts pages). And
+    the worker cannot signal its guard where Landlock scopes signals (ABI 6 and later)."""
     base = Path(tempfile.mkdtemp(prefix="lora-walls-test-"))
     base.chmod(0o777)
     try:
@@ -496,3 +501,5 @@ def test_the_guard_counts_the_pages_forked_children_share_once():
         shutil.rmtree(base, ignore_errors=True)
     assert seen["ok"] and not seen["problems"], seen
     assert seen["tree"]["memory_mb"] == 768 and 390 < seen["tree"]["peak_mb"] < 768, seen
+    if landlock.abi() >= 6:   # signals scoped to the worker's domain: it cannot kill its guard
+        assert seen["signalled"] == 0.0, seen
