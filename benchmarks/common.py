@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict:
+    import torch   # here, not at import: benchmarks/exploits.py --each-alone stays small beside its auditors
+
     return {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "platform": sys.platform, "processor": platform.machine()}
 
@@ -46,6 +46,8 @@ def peak_rss() -> int:
 def page_in(model: Any) -> None:
     """Read every weight once: ``load_model`` memory-maps the safetensors file, so the weights only become
     resident (and count in RSS) when something reads them."""
+    import torch
+
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.sum()

@@ -467,10 +467,14 @@ def _accomplice() -> Iterator[int]:
         server.close()
 
 
-def _points_lost(course: Course, assignment: Assignment, root: Path, parts: list[str], seed: int) -> dict[str, float]:
-    """Points the submission folder ``root`` loses in each of ``parts``."""
+def _points_lost(course: Course, assignment: Assignment, root: Path, parts: list[str], seed: int
+                 ) -> dict[str, tuple[float, str]]:
+    """Points the submission folder ``root`` loses in each of ``parts``, and why (its first failed check)."""
     report = _grade_folder(course, assignment, root, parts, seed)
-    return {part.part.id: round(part.max_score - part.score, 4) for part in report.parts}
+    return {part.part.id: (round(part.max_score - part.score, 4),
+                           next((f"{check.spec.id}: {check.feedback[:300]}" for check in part.checks
+                                 if check.score < check.max_score), ""))
+            for part in report.parts}
 
 
 def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int = AUDIT_SEED) -> AuditRow:
@@ -495,7 +499,7 @@ def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int 
         entry = load_exploit(path, assignment, {"COURSE_ROOT": str(course.root), "PORT": str(port),
                                                 "VICTIM": str(victim), "SUBMISSIONS": str(submissions)})
         victim_parts = [entry.part.id, *(part for part in entry.victim_parts if part != entry.part.id)]
-        lost: dict[str, float] = {}
+        lost: dict[str, tuple[float, str]] = {}
         beside = threading.Thread(target=lambda: lost.update(_points_lost(course, assignment, victim, victim_parts, seed)))
         if entry.with_victim:
             beside.start()
@@ -506,7 +510,8 @@ def audit_exploit(course: Course, assignment: Assignment, path: Path, seed: int 
             lost = _points_lost(course, assignment, victim, victim_parts, seed)
         problems = [f"processes of its worker still run: {pids}" for pids in [leftover_workers()] if pids]
         when = "graded beside it" if entry.with_victim else "graded after it"
-        problems += [f"the reference {when} lost {points:g} points in {part}" for part, points in lost.items() if points]
+        problems += [f"the reference {when} lost {points:g} points in {part} ({why})"
+                     for part, (points, why) in lost.items() if points]
         if package_digest(victim / assignment.package) != before:
             problems.append("the files of another submission changed")
         problems += [f"{created} exists after the grade" for created in entry.must_not_exist if os.path.lexists(created)]
