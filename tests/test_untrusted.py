@@ -188,3 +188,21 @@ def test_a_cgroup_bounds_the_worker_tree_where_one_can_be_made():
     assert all(Path(procs).is_file() for procs in group.procs)
     assert group.close() == [] and not any(folder.exists() for folder in group.folders)
     assert not cgroup.leftover_cgroups()
+
+
+def test_a_cgroup_of_another_grader_with_the_same_pid_is_not_counted_as_ours():
+    """Two graders in containers of their own on one host can have the same pid, and both see the host's
+    cgroup tree: the cgroups the other one makes are not this one's leftovers."""
+    from autograder.sandbox import cgroup
+
+    group = cgroup.create(256, 16)
+    if isinstance(group, str):
+        pytest.skip(group)
+    parent = group.folders[0].parent
+    group.close()
+    other = parent / f"lora-grade-{os.getpid()}-0"   # as the other grader names its first, by its own pid
+    other.mkdir()
+    try:
+        assert cgroup.leftover_cgroups() == []
+    finally:
+        other.rmdir()

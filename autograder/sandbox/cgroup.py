@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import signal
 import time
 from dataclasses import dataclass
@@ -22,6 +23,17 @@ from pathlib import Path
 ROOT = Path("/sys/fs/cgroup")
 TASKS_PER_PROCESS = 4            # pids.max counts threads: torch and a Jupyter kernel start a few each
 _numbers = itertools.count()
+_prefixes: dict[int, str] = {}
+
+
+def _prefix() -> str:
+    """The name every cgroup of this grading process starts with. The pid alone is not enough: a grader in
+    a container of its own (a PID namespace) can have the pid of another grader beside it on the same host,
+    and both see the host's cgroup tree. A random token per process tells them apart."""
+    pid = os.getpid()
+    if pid not in _prefixes:
+        _prefixes[pid] = f"lora-grade-{pid}-{secrets.token_hex(4)}-"
+    return _prefixes[pid]
 
 
 def _own_groups() -> dict[str, str]:
@@ -130,7 +142,7 @@ def create(memory_mb: int, processes: int) -> WorkerGroup | str:
     global _unavailable
     if _unavailable:
         return _unavailable
-    name = f"lora-grade-{os.getpid()}-{next(_numbers)}"
+    name = f"{_prefix()}{next(_numbers)}"
     memory, tasks = memory_mb * 2**20, processes * TASKS_PER_PROCESS
     groups, reasons = _own_groups(), []
     v2 = _v2_root()
@@ -173,7 +185,7 @@ def describe_here() -> str:
 def leftover_cgroups() -> list[str]:
     """The worker cgroups this grading process made that still exist (after a grade there must be none)."""
     groups, found = _own_groups(), []
-    prefix = f"lora-grade-{os.getpid()}-"
+    prefix = _prefix()
     parents = [ROOT / "memory" / groups.get("memory", "/").lstrip("/"), ROOT / "pids" / groups.get("pids", "/").lstrip("/")]
     v2 = _v2_root()
     if v2 is not None:
