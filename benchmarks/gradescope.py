@@ -131,7 +131,9 @@ def exploit_row(name: str, harness: list[str], work: Path, only: list[str] | Non
         rows = json.loads(out.read_text())["exploits"]
     except (OSError, ValueError, KeyError):
         rows = []
-    failed = {row["name"]: [row["outcome"], f"gained {row['gained']:g}", *row["problems"]] for row in rows
+    failed = {row["name"]: [row["outcome"], f"gained {row['gained']:g}", *row["problems"],
+                            *([f"the report said: {row['reported']}"] if row.get("reported") not in (True, None) else [])]
+              for row in rows
               if row["gained"] or row["problems"] or row["outcome"] != "blocked"}
     return {"environment": name, "exploits": len(rows), "held": len(rows) - len(failed), "failed": failed,
             "expected": len(only) if only else len(list((ROOT / "tests" / "exploits").glob("*.py"))),

@@ -540,8 +540,10 @@ def render_exploits(rows: list[AuditRow]) -> str:
     for row in rows:
         lines.append(f"{row.entry.attack:<50} {row.entry.part.id:<8} {row.gained:>6g}  {row.outcome:<13} "
                      f"{row.entry.blocked_by}")
+        unreported = () if row.reported else (f"the report should say {row.entry.reports!r}; it said: "
+                                              f"{' | '.join(row.text.split(chr(10)))[:300]}",)
         for problem in row.problems + tuple(f"check {check.spec.id} failed: {check.feedback[:120]}"
-                                            for check in row.collateral):
+                                            for check in row.collateral) + unreported:
             lines.append(f"    {problem}")
     bad = [row.entry.name for row in rows if not row.ok]
     lines.append("-" * 150)
