@@ -206,3 +206,35 @@ def test_a_cgroup_of_another_grader_with_the_same_pid_is_not_counted_as_ours():
         assert cgroup.leftover_cgroups() == []
     finally:
         other.rmdir()
+
+
+def test_cgroups_left_by_graders_killed_long_ago_are_removed_and_no_others():
+    """A grader killed by a time limit cannot remove its cgroup: the next grader removes it once it is
+    empty, old, and its grader is gone; a recent one, a busy one or one of a live grader stays."""
+    from autograder.sandbox import cgroup
+
+    group = cgroup.create(256, 16)
+    if isinstance(group, str):
+        pytest.skip(group)
+    parent = group.folders[-1].parent
+    group.close()
+    child = subprocess.Popen(["true"])   # its pid is then no process's
+    child.wait()
+    dead = child.pid
+    old = time.time() - cgroup.STALE_SECONDS - 60
+    stale, recent, alive = (parent / f"lora-grade-{dead}-0", parent / f"lora-grade-{dead}-1",
+                            parent / f"lora-grade-{os.getppid()}-0")
+    for folder in (stale, recent, alive):
+        folder.mkdir()
+    os.utime(stale, (old, old))
+    os.utime(alive, (old, old))
+    cgroup._swept.discard(parent)
+    try:
+        made = cgroup.create(256, 16)
+        assert not isinstance(made, str)
+        made.close()
+        assert not stale.exists() and recent.exists() and alive.exists()
+    finally:
+        for folder in (stale, recent, alive):
+            if folder.exists():
+                folder.rmdir()

@@ -119,7 +119,40 @@ class WorkerGroup:
         return problems
 
 
+STALE_SECONDS = 6 * 3600        # longer than any part's time budget: an older empty group's grader is gone
+_swept: set[Path] = set()
+
+
+def _sweep(parent: Path) -> None:
+    """Remove the empty worker cgroups under ``parent`` that graders killed before they could close them
+    (a time limit's ``SIGKILL``): a group is stale when it is empty, older than :data:`STALE_SECONDS` and
+    the pid in its name is no process here. Once per parent and process; never raises."""
+    if parent in _swept:
+        return
+    _swept.add(parent)
+    try:
+        children = list(parent.iterdir())
+    except OSError:
+        return
+    for folder in children:
+        fields = folder.name.split("-")
+        if not folder.name.startswith("lora-grade-") or len(fields) < 4 or not fields[2].isdigit():
+            continue
+        try:
+            if (folder / "cgroup.procs").read_text().strip() or time.time() - folder.stat().st_mtime < STALE_SECONDS:
+                continue
+            os.kill(int(fields[2]), 0)
+        except ProcessLookupError:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        except (OSError, ValueError):
+            continue
+
+
 def _make(parent: Path, name: str, settings: dict[str, str]) -> Path:
+    _sweep(parent)
     folder = parent / name
     folder.mkdir()
     try:
