@@ -3,6 +3,7 @@ extraction on the real books. Tiny models keep the default run fast; the real ba
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -182,8 +183,9 @@ def test_persona_commands_explain_bad_input(tmp_path, library):
         (["persona", "eval", "--adapters", str(tmp_path)], "no adapters in"),
         (["serve", "--adapters", str(tmp_path)], "course persona train --character Holmes"),
     ]
-    for args, message in cases:
-        result = run_course(*args, env={"GUTENBERG_LIBRARY": str(library)})
+    with concurrent.futures.ThreadPoolExecutor(len(cases)) as pool:   # each a process importing torch
+        results = list(pool.map(lambda case: run_course(*case[0], env={"GUTENBERG_LIBRARY": str(library)}), cases))
+    for (args, message), result in zip(cases, results):
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
