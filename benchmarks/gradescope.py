@@ -132,7 +132,7 @@ def exploit_row(name: str, harness: list[str], work: Path, only: list[str] | Non
     except (OSError, ValueError, KeyError):
         rows = []
     failed = {row["name"]: [row["outcome"], f"gained {row['gained']:g}", *row["problems"],
-                            *([f"the report said: {row['reported']}"] if row.get("reported") not in (True, None) else [])]
+                            *([f"the report said: {row['unreported']}"] if row.get("unreported") else [])]
               for row in rows
               if row["gained"] or row["problems"] or row["outcome"] != "blocked"}
     return {"environment": name, "exploits": len(rows), "held": len(rows) - len(failed), "failed": failed,

@@ -222,19 +222,20 @@ def test_cgroups_left_by_graders_killed_long_ago_are_removed_and_no_others():
     child.wait()
     dead = child.pid
     old = time.time() - cgroup.STALE_SECONDS - 60
-    stale, recent, alive = (parent / f"lora-grade-{dead}-0", parent / f"lora-grade-{dead}-1",
-                            parent / f"lora-grade-{os.getppid()}-0")
-    for folder in (stale, recent, alive):
+    stale, recent, alive, busy = (parent / f"lora-grade-{dead}-0", parent / f"lora-grade-{dead}-1",
+                                  parent / f"lora-grade-{os.getppid()}-0", parent / f"lora-grade-{dead}-2")
+    for folder in (stale, recent, alive, busy):
         folder.mkdir()
-    os.utime(stale, (old, old))
-    os.utime(alive, (old, old))
+    sleeper = subprocess.Popen(["sleep", "60"])
+    (busy / "cgroup.procs").write_text(str(sleeper.pid))
+    for folder in (stale, alive, busy):
+        os.utime(folder, (old, old))
     cgroup._swept.discard(parent)
     try:
         made = cgroup.create(256, 16)
         assert not isinstance(made, str)
         made.close()
-        assert not stale.exists() and recent.exists() and alive.exists()
-    finally:
-        for folder in (stale, recent, alive):
-            if folder.exists():
-                folder.rmdir()
+        assert not stale.exists() and recent.exists() and alive.exists() and busy.exists()
+    finally:   # kills the sleeper and removes what is left, as a grader closes its own groups
+        cgroup.WorkerGroup([stale, recent, alive, busy], 1, 0, 0).close()
+        sleeper.wait()

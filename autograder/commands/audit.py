@@ -117,6 +117,11 @@ class AuditRow:
         return self.entry.reports in self.text
 
     @property
+    def unreported(self) -> str:
+        """Exploits: what the report said, on one line, when it does not show ``REPORTS``; else ``""``."""
+        return "" if self.reported else " | ".join(self.text.splitlines())[:300]
+
+    @property
     def text(self) -> str:
         """Everything the report shows a student about the entry's part: notes and feedback."""
         return "\n".join([*self.notes, *(check.feedback for check in self.checks)])
@@ -540,8 +545,7 @@ def render_exploits(rows: list[AuditRow]) -> str:
     for row in rows:
         lines.append(f"{row.entry.attack:<50} {row.entry.part.id:<8} {row.gained:>6g}  {row.outcome:<13} "
                      f"{row.entry.blocked_by}")
-        unreported = () if row.reported else (f"the report should say {row.entry.reports!r}; it said: "
-                                              f"{' | '.join(row.text.split(chr(10)))[:300]}",)
+        unreported = (f"the report should say {row.entry.reports!r}; it said: {row.unreported}",) if row.unreported else ()
         for problem in row.problems + tuple(f"check {check.spec.id} failed: {check.feedback[:120]}"
                                             for check in row.collateral) + unreported:
             lines.append(f"    {problem}")

@@ -23,17 +23,14 @@ from pathlib import Path
 ROOT = Path("/sys/fs/cgroup")
 TASKS_PER_PROCESS = 4            # pids.max counts threads: torch and a Jupyter kernel start a few each
 _numbers = itertools.count()
-_prefixes: dict[int, str] = {}
+# The pid alone does not name a grader's cgroups: a grader killed by a time limit leaves its groups behind,
+# and a later one (or one in a PID namespace of its own on the same host) can get the same pid.
+_TOKEN = secrets.token_hex(4)
 
 
 def _prefix() -> str:
-    """The name every cgroup of this grading process starts with. The pid alone is not enough: a grader in
-    a container of its own (a PID namespace) can have the pid of another grader beside it on the same host,
-    and both see the host's cgroup tree. A random token per process tells them apart."""
-    pid = os.getpid()
-    if pid not in _prefixes:
-        _prefixes[pid] = f"lora-grade-{pid}-{secrets.token_hex(4)}-"
-    return _prefixes[pid]
+    """The name every cgroup of this grading process starts with: its pid and a random token."""
+    return f"lora-grade-{os.getpid()}-{_TOKEN}-"
 
 
 def _own_groups() -> dict[str, str]:
@@ -123,10 +120,26 @@ STALE_SECONDS = 6 * 3600        # longer than any part's time budget: an older e
 _swept: set[Path] = set()
 
 
+def _stale(folder: Path) -> bool:
+    """Whether ``folder`` is a worker cgroup a killed grader left: empty, older than :data:`STALE_SECONDS`,
+    and the pid in its name (``lora-grade-<pid>-...``) is no process here."""
+    fields = folder.name.split("-")
+    if not folder.name.startswith("lora-grade-") or len(fields) < 4 or not fields[2].isdigit():
+        return False
+    try:
+        if (folder / "cgroup.procs").read_text().strip() or time.time() - folder.stat().st_mtime < STALE_SECONDS:
+            return False
+        os.kill(int(fields[2]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _sweep(parent: Path) -> None:
-    """Remove the empty worker cgroups under ``parent`` that graders killed before they could close them
-    (a time limit's ``SIGKILL``): a group is stale when it is empty, older than :data:`STALE_SECONDS` and
-    the pid in its name is no process here. Once per parent and process; never raises."""
+    """Remove the stale worker cgroups under ``parent`` (a time limit's ``SIGKILL`` leaves them): once per
+    parent and process; never raises."""
     if parent in _swept:
         return
     _swept.add(parent)
@@ -135,20 +148,11 @@ def _sweep(parent: Path) -> None:
     except OSError:
         return
     for folder in children:
-        fields = folder.name.split("-")
-        if not folder.name.startswith("lora-grade-") or len(fields) < 4 or not fields[2].isdigit():
-            continue
-        try:
-            if (folder / "cgroup.procs").read_text().strip() or time.time() - folder.stat().st_mtime < STALE_SECONDS:
-                continue
-            os.kill(int(fields[2]), 0)
-        except ProcessLookupError:
+        if _stale(folder):
             try:
                 folder.rmdir()
             except OSError:
                 pass
-        except (OSError, ValueError):
-            continue
 
 
 def _make(parent: Path, name: str, settings: dict[str, str]) -> Path:
